@@ -1,0 +1,136 @@
+// Package registry holds what AWS IoT Core's registry holds: things, certificates, policies and the
+// attachments between them. It persists everything in one bbolt file so that a restart keeps the
+// state and a crash mid-write leaves the previous one.
+package registry
+
+import (
+	"errors"
+	"time"
+)
+
+// CertificateStatus is AWS IoT's CertificateStatus enum.
+type CertificateStatus string
+
+// The certificate statuses AWS IoT knows. Only ACTIVE may connect.
+const (
+	StatusActive            CertificateStatus = "ACTIVE"
+	StatusInactive          CertificateStatus = "INACTIVE"
+	StatusRevoked           CertificateStatus = "REVOKED"
+	StatusPendingTransfer   CertificateStatus = "PENDING_TRANSFER"
+	StatusRegisterInactive  CertificateStatus = "REGISTER_INACTIVE"
+	StatusPendingActivation CertificateStatus = "PENDING_ACTIVATION"
+)
+
+// Valid reports whether s is one of AWS's certificate statuses.
+func (s CertificateStatus) Valid() bool {
+	switch s {
+	case StatusActive, StatusInactive, StatusRevoked, StatusPendingTransfer, StatusRegisterInactive, StatusPendingActivation:
+		return true
+	}
+	return false
+}
+
+// ThingPrincipalType is how a principal is attached to a thing.
+type ThingPrincipalType string
+
+// The thing-principal association types of AttachThingPrincipal.
+const (
+	NonExclusiveThing ThingPrincipalType = "NON_EXCLUSIVE_THING"
+	ExclusiveThing    ThingPrincipalType = "EXCLUSIVE_THING"
+)
+
+// Thing is a registry thing.
+type Thing struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"` // UUID, fixed at creation
+	ARN        string            `json:"arn"`
+	TypeName   string            `json:"typeName,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Version    int64             `json:"version"` // 1 at creation, +1 per update
+}
+
+// Certificate is a registered X.509 certificate. Its ID is the lowercase hex SHA-256 of its DER.
+type Certificate struct {
+	ID               string            `json:"id"`
+	ARN              string            `json:"arn"`
+	PEM              string            `json:"pem"`
+	Status           CertificateStatus `json:"status"`
+	CACertificateID  string            `json:"caCertificateId,omitempty"`
+	OwnedBy          string            `json:"ownedBy"` // account id
+	GenerationID     string            `json:"generationId"`
+	CustomerVersion  int64             `json:"customerVersion"`
+	CreationDate     time.Time         `json:"creationDate"`
+	LastModifiedDate time.Time         `json:"lastModifiedDate"`
+	NotBefore        time.Time         `json:"notBefore"`
+	NotAfter         time.Time         `json:"notAfter"`
+}
+
+// Policy is an AWS IoT policy with its default version's document.
+type Policy struct {
+	Name             string    `json:"name"`
+	ARN              string    `json:"arn"`
+	Document         string    `json:"document"`
+	DefaultVersionID string    `json:"defaultVersionId"`
+	GenerationID     string    `json:"generationId"`
+	CreationDate     time.Time `json:"creationDate"`
+	LastModifiedDate time.Time `json:"lastModifiedDate"`
+}
+
+// ThingAttachment links a thing to a principal (a certificate ARN).
+type ThingAttachment struct {
+	ThingName string             `json:"thingName"`
+	Principal string             `json:"principal"`
+	Type      ThingPrincipalType `json:"type"`
+}
+
+// CertificateView is everything needed to decide a connection made with one certificate, read in
+// one consistent transaction.
+type CertificateView struct {
+	Certificate Certificate
+	Policies    []Policy          // attached to the certificate's ARN, by name order
+	Things      []ThingAttachment // things attached to the certificate's ARN
+}
+
+// Error kinds. Every error the registry returns for bad input or state wraps one of these (test
+// with errors.Is); the api package maps them to AWS exception names and status codes.
+var (
+	ErrNotFound              = errors.New("ResourceNotFoundException")
+	ErrAlreadyExists         = errors.New("ResourceAlreadyExistsException")
+	ErrInvalidRequest        = errors.New("InvalidRequestException")
+	ErrCertificateState      = errors.New("CertificateStateException")
+	ErrCertificateValidation = errors.New("CertificateValidationException")
+	ErrDeleteConflict        = errors.New("DeleteConflictException")
+	ErrVersionConflict       = errors.New("VersionConflictException")
+	ErrMalformedPolicy       = errors.New("MalformedPolicyException")
+	ErrLimitExceeded         = errors.New("LimitExceededException")
+)
+
+// Error is a registry error with an AWS-style message. Kind is one of the Err* values above.
+type Error struct {
+	Kind        error
+	Message     string
+	ResourceID  string // for ResourceAlreadyExistsException
+	ResourceARN string
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// EventKind says what changed in an Event.
+type EventKind int
+
+// The changes the registry reports to watchers.
+const (
+	CertificateStatusChanged EventKind = iota + 1 // Status holds the new status
+	CertificateDeleted
+	PolicyChanged     // PolicyName's document or versions changed, or it was deleted
+	AttachmentChanged // a policy or thing was attached to or detached from CertificateID
+)
+
+// Event is a committed change, delivered to watchers after the transaction.
+type Event struct {
+	Kind          EventKind
+	CertificateID string
+	Status        CertificateStatus
+	PolicyName    string
+}
