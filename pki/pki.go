@@ -1,10 +1,21 @@
 // Package pki owns the emulator's certificate authorities: the root CA that clients trust, the
 // server certificate it signs, and the device CA that signs the certificates the emulator issues.
+//
+// The material lives in one folder and is reused across restarts, so that devices and clients
+// configured once keep working. Only the server certificate is ever replaced automatically: when
+// the wanted host names change or it nears expiry. A CA is never overwritten; damaged CA files are
+// reported by name instead.
 package pki
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 )
 
 // Options configure Load.
@@ -14,8 +25,33 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Authority is the loaded (or freshly made) CA material.
-type Authority struct{}
+// The files Load keeps in Options.Dir. Private keys are PKCS#8 "PRIVATE KEY" PEM, mode 0600.
+const (
+	RootCertFile     = "root-ca.pem"
+	RootKeyFile      = "root-ca.key"
+	DeviceCACertFile = "device-ca.pem"
+	DeviceCAKeyFile  = "device-ca.key"
+	ServerCertFile   = "server.pem"
+	ServerKeyFile    = "server.key"
+)
+
+// Authority is the loaded (or freshly made) CA material. It is read-only after Load and safe for
+// concurrent use.
+type Authority struct {
+	dir    string
+	log    *slog.Logger
+	now    func() time.Time
+	root   keyPair
+	device keyPair
+	server *tls.Certificate
+}
+
+// keyPair is a CA certificate with its key and PEM encoding.
+type keyPair struct {
+	cert    *x509.Certificate
+	certPEM []byte
+	key     *ecdsa.PrivateKey
+}
 
 // DeviceCredentials is a key pair and certificate, as CreateKeysAndCertificate returns them.
 type DeviceCredentials struct {
@@ -26,16 +62,49 @@ type DeviceCredentials struct {
 
 // Load reuses the CA material in opts.Dir or creates it on first use. The server certificate is
 // reissued when its names differ from the wanted ones.
-func Load(opts Options) (*Authority, error) { panic("not implemented") }
+func Load(opts Options) (*Authority, error) { return load(opts, time.Now) }
+
+// load is Load with a clock, so tests can age the material.
+func load(opts Options, now func() time.Time) (*Authority, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("pki: no directory given for the CA material")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("pki: resolve %s: %w", opts.Dir, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	want, err := serverNames(opts.Names)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pki: create %s: %w", dir, err)
+	}
+	a := &Authority{dir: dir, log: log, now: now}
+	if err := a.loadCAs(); err != nil {
+		return nil, err
+	}
+	if err := a.loadServer(want); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
 
 // RootCAPEM is the PEM of the root CA that clients trust.
-func (a *Authority) RootCAPEM() []byte { panic("not implemented") }
+func (a *Authority) RootCAPEM() []byte { return append([]byte(nil), a.root.certPEM...) }
 
 // RootCAFile is the path of root-ca.pem.
-func (a *Authority) RootCAFile() string { panic("not implemented") }
+func (a *Authority) RootCAFile() string { return a.path(RootCertFile) }
 
-// ServerCertificate is the server's certificate chain and key.
-func (a *Authority) ServerCertificate() *tls.Certificate { panic("not implemented") }
+// DeviceCAPEM is the PEM of the device CA, the intermediate that signs issued device certificates.
+func (a *Authority) DeviceCAPEM() []byte { return append([]byte(nil), a.device.certPEM...) }
 
-// IssueDevice makes an RSA-2048 key and a certificate for it signed by the device CA.
-func (a *Authority) IssueDevice() (DeviceCredentials, error) { panic("not implemented") }
+// ServerCertificate is the server's certificate chain and key: the leaf only (clients trust the
+// root, as with AWS), with Leaf parsed. Callers must not modify it.
+func (a *Authority) ServerCertificate() *tls.Certificate { return a.server }
+
+func (a *Authority) path(name string) string { return filepath.Join(a.dir, name) }

@@ -1,28 +1,343 @@
 package registry
 
-// AttachPolicy attaches a policy to a target (a certificate ARN). Idempotent.
-func (r *Registry) AttachPolicy(policyName, target string) error { panic("not implemented") }
+import (
+	"bytes"
+	"strings"
 
-// DetachPolicy detaches a policy from a target. Idempotent.
-func (r *Registry) DetachPolicy(policyName, target string) error { panic("not implemented") }
+	"go.etcd.io/bbolt"
+)
 
-// ListAttachedPolicies lists the policies attached to a target.
-func (r *Registry) ListAttachedPolicies(target string) ([]Policy, error) { panic("not implemented") }
+// maxPoliciesPerTarget is AWS IoT's quota of policies attached to one certificate.
+const maxPoliciesPerTarget = 10
 
-// AttachThingPrincipal attaches a principal (certificate ARN) to a thing.
+// principalCertID returns the certificate id named by a principal or target. Only certificate
+// ARNs are supported: anything else is an invalid request, and a certificate ARN of another region
+// or account names no certificate here. The certificate's existence is checked by the caller.
+func (r *Registry) principalCertID(principal, param string) (string, error) {
+	if !isCertificateARN(principal) {
+		return "", newError(ErrInvalidRequest,
+			"Invalid %s %q: only certificate ARNs (arn:aws:iot:REGION:ACCOUNT:cert/ID) are supported", param, principal)
+	}
+	parts := strings.SplitN(principal, ":", 6)
+	id, err := certID(strings.TrimPrefix(parts[5], "cert/"))
+	if err != nil {
+		return "", err
+	}
+	if parts[1] != "aws" || parts[3] != r.region || parts[4] != r.acct {
+		return "", newError(ErrNotFound,
+			"The certificate given in the %s does not exist in region %s, account %s", param, r.region, r.acct)
+	}
+	return id, nil
+}
+
+// certExists returns ErrNotFound unless the certificate is registered.
+func certExists(tx *bbolt.Tx, id, param string) error {
+	if tx.Bucket(bucketCerts).Get([]byte(id)) == nil {
+		return newError(ErrNotFound, "The certificate given in the %s does not exist", param)
+	}
+	return nil
+}
+
+// AttachPolicy attaches a policy to a target (a certificate ARN). Idempotent. At most 10 policies
+// may be attached to one certificate (ErrLimitExceeded).
+func (r *Registry) AttachPolicy(policyName, target string) error {
+	if err := validPolicyName(policyName); err != nil {
+		return err
+	}
+	id, err := r.principalCertID(target, "target")
+	if err != nil {
+		return err
+	}
+	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+		if _, err := getPolicy(tx, policyName); err != nil {
+			return err
+		}
+		if err := certExists(tx, id, "target"); err != nil {
+			return err
+		}
+		if tx.Bucket(bucketTargetPolicies).Get(pairKey(id, policyName)) != nil {
+			return nil
+		}
+		attached, err := attachedPolicyNames(tx, id)
+		if err != nil {
+			return err
+		}
+		if len(attached) >= maxPoliciesPerTarget {
+			return newError(ErrLimitExceeded,
+				"The target %s already has the maximum of %d policies attached", target, maxPoliciesPerTarget)
+		}
+		if err := putKey(tx.Bucket(bucketTargetPolicies), pairKey(id, policyName), nil); err != nil {
+			return err
+		}
+		if err := putKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, id), nil); err != nil {
+			return err
+		}
+		emit(Event{Kind: AttachmentChanged, CertificateID: id, PolicyName: policyName})
+		return nil
+	})
+}
+
+// DetachPolicy detaches a policy from a target. Idempotent: detaching what is not attached, or
+// from a certificate or policy that does not exist, succeeds.
+func (r *Registry) DetachPolicy(policyName, target string) error {
+	if err := validPolicyName(policyName); err != nil {
+		return err
+	}
+	id, err := r.principalCertID(target, "target")
+	if err != nil {
+		if isKind(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+		if tx.Bucket(bucketTargetPolicies).Get(pairKey(id, policyName)) == nil {
+			return nil
+		}
+		if err := unlinkPolicy(tx, policyName, id); err != nil {
+			return err
+		}
+		emit(Event{Kind: AttachmentChanged, CertificateID: id, PolicyName: policyName})
+		return nil
+	})
+}
+
+// unlinkPolicy removes both keys of a policy attachment.
+func unlinkPolicy(tx *bbolt.Tx, policyName, id string) error {
+	if err := delKey(tx.Bucket(bucketTargetPolicies), pairKey(id, policyName)); err != nil {
+		return err
+	}
+	return delKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, id))
+}
+
+// ListAttachedPolicies lists the policies attached to a target, by name.
+func (r *Registry) ListAttachedPolicies(target string) ([]Policy, error) {
+	id, err := r.principalCertID(target, "target")
+	if err != nil {
+		return nil, err
+	}
+	var policies []Policy
+	err = r.view(func(tx *bbolt.Tx) error {
+		if err := certExists(tx, id, "target"); err != nil {
+			return err
+		}
+		policies, err = attachedPolicies(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policies, nil
+}
+
+// attachedPolicyNames lists the names of the policies attached to a certificate, in name order.
+func attachedPolicyNames(tx *bbolt.Tx, id string) ([]string, error) {
+	var names []string
+	prefix := pairPrefix(id)
+	err := walk(tx.Bucket(bucketTargetPolicies), prefix, nil, true, func(k, _ []byte) (bool, error) {
+		names = append(names, secondOf(k, prefix))
+		return true, nil
+	})
+	return names, err
+}
+
+// attachedPolicies reads the policies attached to a certificate, in name order.
+func attachedPolicies(tx *bbolt.Tx, id string) ([]Policy, error) {
+	names, err := attachedPolicyNames(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	policies := make([]Policy, 0, len(names))
+	for _, name := range names {
+		p, err := getPolicy(tx, name)
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, p)
+	}
+	return policies, nil
+}
+
+// AttachThingPrincipal attaches a principal (certificate ARN) to a thing. An empty type means
+// NON_EXCLUSIVE_THING. A certificate attached to a thing EXCLUSIVE_THING may not be attached to any
+// other thing, and may only be attached EXCLUSIVE_THING while no other thing has it. Attaching again
+// updates the type.
 func (r *Registry) AttachThingPrincipal(thingName, principal string, typ ThingPrincipalType) error {
-	panic("not implemented")
+	if err := validThingName(thingName); err != nil {
+		return err
+	}
+	switch typ {
+	case "":
+		typ = NonExclusiveThing
+	case NonExclusiveThing, ExclusiveThing:
+	default:
+		return newError(ErrInvalidRequest, "Invalid thingPrincipalType %q: it must be %s or %s",
+			typ, ExclusiveThing, NonExclusiveThing)
+	}
+	id, err := r.principalCertID(principal, "principal")
+	if err != nil {
+		return err
+	}
+	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+		if _, err := getThing(tx, thingName); err != nil {
+			return err
+		}
+		if err := certExists(tx, id, "principal"); err != nil {
+			return err
+		}
+		prefix := pairPrefix(id)
+		var current ThingPrincipalType
+		err := walk(tx.Bucket(bucketPrincipalThings), prefix, nil, true, func(k, v []byte) (bool, error) {
+			other := secondOf(k, prefix)
+			if other == thingName {
+				current = ThingPrincipalType(v)
+				return true, nil
+			}
+			if typ == ExclusiveThing {
+				return false, newError(ErrInvalidRequest,
+					"Principal %s is already attached to thing %s and cannot be attached exclusively to %s",
+					principal, other, thingName)
+			}
+			if ThingPrincipalType(v) == ExclusiveThing {
+				return false, newError(ErrInvalidRequest,
+					"Principal %s is attached exclusively to thing %s", principal, other)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if current == typ {
+			return nil
+		}
+		if err := putKey(tx.Bucket(bucketPrincipalThings), pairKey(id, thingName), []byte(typ)); err != nil {
+			return err
+		}
+		if err := putKey(tx.Bucket(bucketThingPrincipals), pairKey(thingName, id), []byte(typ)); err != nil {
+			return err
+		}
+		emit(Event{Kind: AttachmentChanged, CertificateID: id})
+		return nil
+	})
 }
 
-// DetachThingPrincipal detaches a principal from a thing.
-func (r *Registry) DetachThingPrincipal(thingName, principal string) error { panic("not implemented") }
+// DetachThingPrincipal detaches a principal from a thing. The thing must exist (ErrNotFound);
+// detaching a principal that is not attached succeeds.
+func (r *Registry) DetachThingPrincipal(thingName, principal string) error {
+	if err := validThingName(thingName); err != nil {
+		return err
+	}
+	id, idErr := r.principalCertID(principal, "principal")
+	if idErr != nil && !isKind(idErr, ErrNotFound) {
+		return idErr
+	}
+	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+		if _, err := getThing(tx, thingName); err != nil {
+			return err
+		}
+		if idErr != nil || tx.Bucket(bucketThingPrincipals).Get(pairKey(thingName, id)) == nil {
+			return nil
+		}
+		if err := delKey(tx.Bucket(bucketThingPrincipals), pairKey(thingName, id)); err != nil {
+			return err
+		}
+		if err := delKey(tx.Bucket(bucketPrincipalThings), pairKey(id, thingName)); err != nil {
+			return err
+		}
+		emit(Event{Kind: AttachmentChanged, CertificateID: id})
+		return nil
+	})
+}
 
-// ListThingPrincipals pages the principals attached to a thing.
+// ListThingPrincipals pages the principals (certificate ARNs, by certificate id) attached to a
+// thing. maxResults 0 means 25; at most 250.
 func (r *Registry) ListThingPrincipals(thingName, nextToken string, maxResults int) ([]string, string, error) {
-	panic("not implemented")
+	if err := validThingName(thingName); err != nil {
+		return nil, "", err
+	}
+	size, err := pageSize(maxResults, defaultPage, "maxResults")
+	if err != nil {
+		return nil, "", err
+	}
+	from, err := decodeToken(tokThingPrincipals, nextToken, "nextToken")
+	if err != nil {
+		return nil, "", err
+	}
+	prefix := pairPrefix(thingName)
+	if from, err = resumeKey(prefix, from); err != nil {
+		return nil, "", err
+	}
+	var (
+		out []string
+		p   = pager{size: size}
+	)
+	err = r.view(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketThings).Get([]byte(thingName)) == nil {
+			return newError(ErrNotFound,
+				"Failed to list principals for thing %s because the thing does not exist in your account", thingName)
+		}
+		return walk(tx.Bucket(bucketThingPrincipals), prefix, from, true,
+			func(k, _ []byte) (bool, error) {
+				if !p.take(k) {
+					return false, nil
+				}
+				out = append(out, r.CertificateARN(secondOf(k, prefix)))
+				return true, nil
+			})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, p.token(tokThingPrincipals), nil
 }
 
-// ListPrincipalThings pages the names of the things attached to a principal.
+// ListPrincipalThings pages the names of the things attached to a principal, by name.
+// maxResults 0 means 25; at most 250.
 func (r *Registry) ListPrincipalThings(principal, nextToken string, maxResults int) ([]string, string, error) {
-	panic("not implemented")
+	id, err := r.principalCertID(principal, "principal")
+	if err != nil {
+		return nil, "", err
+	}
+	size, err := pageSize(maxResults, defaultPage, "maxResults")
+	if err != nil {
+		return nil, "", err
+	}
+	from, err := decodeToken(tokPrincipalThings, nextToken, "nextToken")
+	if err != nil {
+		return nil, "", err
+	}
+	prefix := pairPrefix(id)
+	if from, err = resumeKey(prefix, from); err != nil {
+		return nil, "", err
+	}
+	var (
+		out []string
+		p   = pager{size: size}
+	)
+	err = r.view(func(tx *bbolt.Tx) error {
+		if err := certExists(tx, id, "principal"); err != nil {
+			return err
+		}
+		return walk(tx.Bucket(bucketPrincipalThings), prefix, from, true,
+			func(k, _ []byte) (bool, error) {
+				if !p.take(k) {
+					return false, nil
+				}
+				out = append(out, secondOf(k, prefix))
+				return true, nil
+			})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, p.token(tokPrincipalThings), nil
+}
+
+// resumeKey checks that a token's key lies within this listing's prefix, so that a token of one
+// thing's (or principal's) listing cannot resume another's.
+func resumeKey(prefix, from []byte) ([]byte, error) {
+	if from != nil && !bytes.HasPrefix(from, prefix) {
+		return nil, newError(ErrInvalidRequest, "Invalid nextToken: it was not returned for this listing")
+	}
+	return from, nil
 }

@@ -1,16 +1,145 @@
 package registry
 
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/google/uuid"
+	"go.etcd.io/bbolt"
+)
+
 // CreatePolicy stores a new policy (version "1"). ErrAlreadyExists if the name is taken,
 // ErrMalformedPolicy if the document is refused.
-func (r *Registry) CreatePolicy(name, document string) (Policy, error) { panic("not implemented") }
+//
+// The document must be a JSON object of at most 2048 characters not counting whitespace (the AWS
+// IoT quota), and pass Options.ValidatePolicy.
+func (r *Registry) CreatePolicy(name, document string) (Policy, error) {
+	if err := validPolicyName(name); err != nil {
+		return Policy{}, err
+	}
+	if err := r.checkPolicyDocument(document); err != nil {
+		return Policy{}, err
+	}
+	now := r.nowUTC()
+	p := Policy{
+		Name:             name,
+		ARN:              r.PolicyARN(name),
+		Document:         document,
+		DefaultVersionID: "1",
+		GenerationID:     uuid.NewString(),
+		CreationDate:     now,
+		LastModifiedDate: now,
+	}
+	err := r.update(func(tx *bbolt.Tx, _ func(Event)) error {
+		b := tx.Bucket(bucketPolicies)
+		if b.Get([]byte(name)) != nil {
+			return alreadyExists(name, p.ARN, "Policy %s already exists", name)
+		}
+		return putJSON(b, name, p)
+	})
+	if err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// checkPolicyDocument applies the document rules of CreatePolicy, cheapest first.
+func (r *Registry) checkPolicyDocument(doc string) error {
+	trimmed := bytes.TrimSpace([]byte(doc))
+	var obj map[string]json.RawMessage
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &obj) != nil {
+		return newError(ErrMalformedPolicy, "Policy document is not a valid JSON object")
+	}
+	if n := policyChars(doc); n > maxPolicyChars {
+		return newError(ErrMalformedPolicy,
+			"Policy document length %d exceeds the limit of %d characters (whitespace excluded)", n, maxPolicyChars)
+	}
+	if r.valid != nil {
+		if err := r.valid(doc); err != nil {
+			return newError(ErrMalformedPolicy, "%s", err.Error())
+		}
+	}
+	return nil
+}
 
 // GetPolicy returns a policy or ErrNotFound.
-func (r *Registry) GetPolicy(name string) (Policy, error) { panic("not implemented") }
+func (r *Registry) GetPolicy(name string) (Policy, error) {
+	if err := validPolicyName(name); err != nil {
+		return Policy{}, err
+	}
+	var p Policy
+	err := r.view(func(tx *bbolt.Tx) error {
+		var err error
+		p, err = getPolicy(tx, name)
+		return err
+	})
+	return p, err
+}
 
-// ListPolicies pages policies by name; the returned marker is empty on the last page.
+// getPolicy reads a policy or returns ErrNotFound.
+func getPolicy(tx *bbolt.Tx, name string) (Policy, error) {
+	var p Policy
+	found, err := getJSON(tx.Bucket(bucketPolicies), name, &p)
+	if err != nil {
+		return Policy{}, err
+	}
+	if !found {
+		return Policy{}, newError(ErrNotFound, "Policy %s does not exist", name)
+	}
+	return p, nil
+}
+
+// ListPolicies pages policies by name; the returned marker is empty on the last page. pageSize 0
+// means 25; at most 250.
 func (r *Registry) ListPolicies(marker string, pageSize int, ascending bool) ([]Policy, string, error) {
-	panic("not implemented")
+	size, err := pageSizeOf(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	from, err := decodeToken(tokPolicies, marker, "marker")
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		policies []Policy
+		pg       = pager{size: size}
+	)
+	err = r.view(func(tx *bbolt.Tx) error {
+		return walk(tx.Bucket(bucketPolicies), nil, from, ascending, func(k, v []byte) (bool, error) {
+			if !pg.take(k) {
+				return false, nil
+			}
+			var p Policy
+			if err := decodeJSON(k, v, &p); err != nil {
+				return false, err
+			}
+			policies = append(policies, p)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return policies, pg.token(tokPolicies), nil
 }
 
 // DeletePolicy deletes a policy; ErrDeleteConflict while it is attached.
-func (r *Registry) DeletePolicy(name string) error { panic("not implemented") }
+func (r *Registry) DeletePolicy(name string) error {
+	if err := validPolicyName(name); err != nil {
+		return err
+	}
+	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+		if _, err := getPolicy(tx, name); err != nil {
+			return err
+		}
+		if hasPrefix(tx.Bucket(bucketPolicyTargets), pairPrefix(name)) {
+			return newError(ErrDeleteConflict,
+				"The policy cannot be deleted as the policy is attached to one or more principals (name=%s)", name)
+		}
+		if err := delKey(tx.Bucket(bucketPolicies), []byte(name)); err != nil {
+			return err
+		}
+		emit(Event{Kind: PolicyChanged, PolicyName: name})
+		return nil
+	})
+}
