@@ -1,0 +1,171 @@
+// Package api serves the AWS-compatible HTTP control plane of AWS IoT Core (service "iot",
+// protocol rest-json, apiVersion 2015-05-28) as an http.Handler, so that the AWS CLI and SDKs
+// pointed at the emulator with an endpoint override see the same shapes, status codes and
+// exception names as they would from AWS. It also serves a few emulator-only routes: /health,
+// /_iotcore/root-ca.pem and /_iotcore/connections.
+//
+// The package owns the wire only: routing, decoding, the checks only the wire can make
+// (required members and headers, JSON types, query integers and booleans, enum values it maps
+// to registry types) and encoding. Every decision about names, identifiers and state (name
+// patterns, certificate IDs, status transitions, conflicts) is the registry's, so the HTTP API,
+// the seed file and the admin verbs cannot disagree.
+package api
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/registry"
+)
+
+// Config is what the HTTP API needs from the rest of the emulator.
+type Config struct {
+	// Registry is the store every operation reads and writes.
+	Registry *registry.Registry
+	// Issuer makes the key pair and certificate of CreateKeysAndCertificate (a *pki.Authority).
+	Issuer interface {
+		IssueDevice() (pki.DeviceCredentials, error)
+	}
+	// RootCAPEM is served at GET /_iotcore/root-ca.pem: the CA clients trust.
+	RootCAPEM []byte
+	// Region and Account are the emulator's own; a request signed for another region is
+	// served anyway (see checkRegion). Defaults: us-east-1 and 123456789012.
+	Region, Account string
+	// Endpoint is the host DescribeEndpoint answers, e.g. "localhost" (the default).
+	Endpoint string
+	// Connections returns the JSON of GET /_iotcore/connections (the handshake transcripts);
+	// nil serves an empty list.
+	Connections func() any
+	// Ready says whether every listener is up; GET /health answers 503 until it does. Nil
+	// means always ready.
+	Ready func() bool
+	// Logger receives a Debug line per request and a Warn line per error; nil discards.
+	Logger *slog.Logger
+}
+
+// Defaults used when Config leaves a field empty.
+const (
+	defaultRegion   = "us-east-1"
+	defaultAccount  = "123456789012"
+	defaultEndpoint = "localhost"
+)
+
+// server is the http.Handler New returns.
+type server struct {
+	cfg    Config
+	reg    *registry.Registry
+	log    *slog.Logger
+	routes router
+
+	// warnedRegions records the foreign regions already warned about, so that a client
+	// configured for another region gets one warning, not one per request.
+	warnedRegions sync.Map
+}
+
+// New returns the HTTP handler of the control plane and the emulator-only routes.
+func New(cfg Config) http.Handler {
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	if cfg.Account == "" {
+		cfg.Account = defaultAccount
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = defaultEndpoint
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger}
+	s.routes = s.routeTable()
+	return s
+}
+
+// ServeHTTP routes one request, runs its operation and writes the JSON answer or the AWS error.
+// Operations return their output instead of writing it, so a failed operation never leaves a
+// half-written response behind.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &responseRecorder{ResponseWriter: w}
+	rw.Header().Set("x-amzn-RequestId", rand.Text())
+	op := "unknown"
+
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("api: operation panicked", "op", op, "method", r.Method, "path", r.URL.Path, "panic", v)
+			if !rw.wrote {
+				s.writeError(rw, r, op, &apiError{
+					status:  http.StatusInternalServerError,
+					name:    "InternalFailureException",
+					message: "internal failure",
+					cause:   fmt.Errorf("panic: %v", v),
+				})
+			}
+		}
+		s.log.Debug("api: request", "op", op, "method", r.Method, "path", r.URL.Path,
+			"status", rw.status, "duration", time.Since(start))
+	}()
+
+	s.checkRegion(r)
+
+	rt, vars, err := s.routes.match(r.Method, r.URL.EscapedPath())
+	if err != nil {
+		s.writeError(rw, r, op, asAPIError(err))
+		return
+	}
+	op = rt.op
+	out, err := rt.handle(&call{r: r, vars: vars})
+	if err != nil {
+		s.writeError(rw, r, op, asAPIError(err))
+		return
+	}
+	s.writeOutput(rw, out)
+}
+
+// writeError writes an AWS error response and logs it.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, op string, e *apiError) {
+	attrs := []any{"op", op, "method", r.Method, "path", r.URL.Path, "status", e.status,
+		"error", e.name, "message", e.message}
+	if e.cause != nil {
+		attrs = append(attrs, "cause", e.cause)
+	}
+	s.log.Warn("api: request failed", attrs...)
+	writeAPIError(w, e)
+}
+
+// responseRecorder remembers the status written, for the request log and for knowing whether
+// an error can still be reported after a panic.
+type responseRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *responseRecorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// errIssuerMissing is returned by CreateKeysAndCertificate when Config.Issuer is nil.
+var errIssuerMissing = errors.New("api: no certificate issuer configured")

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// health is GET /health: 200 {"status":"ok"} once every listener is up, 503 {"status":"starting"}
+// before, so scripts and compose health checks can wait on it.
+func (s *server) health(*call) (any, error) {
+	if s.cfg.Ready != nil && !s.cfg.Ready() {
+		return rawResponse{status: http.StatusServiceUnavailable, contentType: "application/json", body: []byte(`{"status":"starting"}`)}, nil
+	}
+	return rawResponse{status: http.StatusOK, contentType: "application/json", body: []byte(`{"status":"ok"}`)}, nil
+}
+
+// rootCA is GET /_iotcore/root-ca.pem: the CA that signs the server certificate, the one clients
+// must trust (AWS's equivalent is Amazon Root CA 1).
+func (s *server) rootCA(*call) (any, error) {
+	if len(s.cfg.RootCAPEM) == 0 {
+		return nil, notFound("no root CA configured")
+	}
+	return rawResponse{status: http.StatusOK, contentType: "application/x-pem-file", body: s.cfg.RootCAPEM}, nil
+}
+
+// connections is GET /_iotcore/connections: the handshake transcripts, as the listener reports
+// them; an empty list when nothing reports them.
+func (s *server) connections(*call) (any, error) {
+	var v any
+	if s.cfg.Connections != nil {
+		v = s.cfg.Connections()
+	}
+	if v == nil {
+		return []any{}, nil
+	}
+	// Encode here so a transcript that cannot be encoded is reported as such.
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode connections: %w", err)
+	}
+	return rawResponse{status: http.StatusOK, contentType: "application/json", body: data}, nil
+}

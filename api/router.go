@@ -1,0 +1,130 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// call is one routed request: the request and the values of the path's {variables}, unescaped.
+type call struct {
+	r    *http.Request
+	vars map[string]string
+}
+
+// query returns a query parameter ("" when absent).
+func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
+
+// route is one operation: a method, a path pattern and the function that runs it. A handler
+// returns the value to encode as the JSON body of a 200, or an error for writeAPIError.
+type route struct {
+	method string
+	op     string   // AWS operation name, for logs
+	segs   []string // pattern segments; "{name}" binds one whole segment
+	handle func(*call) (any, error)
+}
+
+// router is a table of routes tried in order. It matches on the escaped path, segment by
+// segment, and unescapes each segment on its own, so that a %2F inside a segment (an ARN in
+// /attached-policies/{target}) stays inside that segment instead of splitting the path.
+type router []route
+
+// add appends a route for method and pattern ("/things/{thingName}/principals").
+func (rt *router) add(method, pattern, op string, h func(*call) (any, error)) {
+	*rt = append(*rt, route{method: method, op: op, segs: strings.Split(strings.TrimPrefix(pattern, "/"), "/"), handle: h})
+}
+
+// routeTable lists every operation the API serves.
+func (s *server) routeTable() router {
+	var rt router
+	// Things.
+	rt.add(http.MethodGet, "/things", "ListThings", s.listThings)
+	rt.add(http.MethodPost, "/things/{thingName}", "CreateThing", s.createThing)
+	rt.add(http.MethodGet, "/things/{thingName}", "DescribeThing", s.describeThing)
+	rt.add(http.MethodDelete, "/things/{thingName}", "DeleteThing", s.deleteThing)
+	// Policies.
+	rt.add(http.MethodGet, "/policies", "ListPolicies", s.listPolicies)
+	rt.add(http.MethodPost, "/policies/{policyName}", "CreatePolicy", s.createPolicy)
+	rt.add(http.MethodGet, "/policies/{policyName}", "GetPolicy", s.getPolicy)
+	rt.add(http.MethodDelete, "/policies/{policyName}", "DeletePolicy", s.deletePolicy)
+	// Certificates.
+	rt.add(http.MethodPost, "/keys-and-certificate", "CreateKeysAndCertificate", s.createKeysAndCertificate)
+	rt.add(http.MethodPost, "/certificate/register-no-ca", "RegisterCertificateWithoutCA", s.registerCertificateWithoutCA)
+	rt.add(http.MethodGet, "/certificates", "ListCertificates", s.listCertificates)
+	rt.add(http.MethodGet, "/certificates/{certificateId}", "DescribeCertificate", s.describeCertificate)
+	rt.add(http.MethodPut, "/certificates/{certificateId}", "UpdateCertificate", s.updateCertificate)
+	rt.add(http.MethodDelete, "/certificates/{certificateId}", "DeleteCertificate", s.deleteCertificate)
+	// Attachments.
+	rt.add(http.MethodPut, "/target-policies/{policyName}", "AttachPolicy", s.attachPolicy)
+	rt.add(http.MethodPost, "/target-policies/{policyName}", "DetachPolicy", s.detachPolicy)
+	rt.add(http.MethodPost, "/attached-policies/{target}", "ListAttachedPolicies", s.listAttachedPolicies)
+	rt.add(http.MethodPut, "/things/{thingName}/principals", "AttachThingPrincipal", s.attachThingPrincipal)
+	rt.add(http.MethodDelete, "/things/{thingName}/principals", "DetachThingPrincipal", s.detachThingPrincipal)
+	rt.add(http.MethodGet, "/things/{thingName}/principals", "ListThingPrincipals", s.listThingPrincipals)
+	rt.add(http.MethodGet, "/principals/things", "ListPrincipalThings", s.listPrincipalThings)
+	// Endpoint.
+	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
+	// Emulator-only.
+	rt.add(http.MethodGet, "/health", "Health", s.health)
+	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)
+	rt.add(http.MethodGet, "/_iotcore/connections", "Connections", s.connections)
+	return rt
+}
+
+// match finds the route for method and escaped path and returns it with the path variables.
+// A path no route has, or a method the path does not accept, is an UnknownOperationException.
+func (rt router) match(method, escapedPath string) (*route, map[string]string, error) {
+	unknown := &apiError{
+		status:  http.StatusNotFound,
+		name:    "UnknownOperationException",
+		message: fmt.Sprintf("no operation for %s %s", method, escapedPath),
+	}
+	if !strings.HasPrefix(escapedPath, "/") {
+		return nil, nil, unknown
+	}
+	raw := strings.Split(escapedPath[1:], "/")
+	segs := make([]string, len(raw))
+	for i, seg := range raw {
+		u, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, nil, invalidRequest("invalid path %q: %v", escapedPath, err)
+		}
+		segs[i] = u
+	}
+	for i := range rt {
+		r := &rt[i]
+		if r.method != method {
+			continue
+		}
+		if vars, ok := r.bind(segs); ok {
+			return r, vars, nil
+		}
+	}
+	return nil, nil, unknown
+}
+
+// bind matches the unescaped segments against the route's pattern. A variable never matches
+// an empty segment: AWS names are at least one character long.
+func (r *route) bind(segs []string) (map[string]string, bool) {
+	if len(segs) != len(r.segs) {
+		return nil, false
+	}
+	var vars map[string]string
+	for i, p := range r.segs {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			if vars == nil {
+				vars = make(map[string]string, 2)
+			}
+			vars[p[1:len(p)-1]] = segs[i]
+			continue
+		}
+		if segs[i] != p {
+			return nil, false
+		}
+	}
+	return vars, true
+}
