@@ -1,0 +1,125 @@
+package listener
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Conn is the connection the listener hands to mochi after a successful TLS handshake, so every
+// mochi hook sees it as cl.Net.Conn. It wraps the *tls.Conn, carries the connection's
+// Transcript, and watches the reads before CONNECT so that a connection that ends before the
+// hooks take over gets an accurate outcome: timeout, or closed before CONNECT.
+type Conn struct {
+	tls            *tls.Conn
+	transcript     *Transcript
+	connectTimeout time.Duration
+	stopping       func() bool // reports whether the listener is closing
+
+	mu        sync.Mutex
+	bytesRead int64
+	timedOut  bool  // a read hit the listener's CONNECT deadline
+	replaced  bool  // someone (mochi, after CONNECT) set a deadline of their own
+	readErr   error // the last read error
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// newConn wraps a handshaken TLS connection; stopping tells a shutdown from a client hang-up.
+func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping func() bool) *Conn {
+	return &Conn{tls: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping}
+}
+
+// ConnectionState is the TLS state of the connection: PeerCertificates, NegotiatedProtocol,
+// ServerName and the rest.
+func (c *Conn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// Transcript is the record of this connection, for the hooks to complete.
+func (c *Conn) Transcript() *Transcript { return c.transcript }
+
+// Read reads from the TLS connection, noting how much was read and how reading ended.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.tls.Read(p)
+	if n > 0 || err != nil {
+		c.mu.Lock()
+		c.bytesRead += int64(n)
+		if err != nil {
+			c.readErr = err
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !c.replaced {
+				c.timedOut = true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// Write writes to the TLS connection.
+func (c *Conn) Write(p []byte) (int, error) { return c.tls.Write(p) }
+
+// Close closes the TLS connection (sending close_notify) and, if no client id was set yet,
+// finishes the transcript: "timeout" when a read hit the CONNECT deadline, "closed before
+// CONNECT" when nothing was read. When bytes were read but no client id set (mochi refused the
+// first packet), the listener finishes the transcript with mochi's reason instead.
+func (c *Conn) Close() error {
+	err := c.tls.Close()
+	c.mu.Lock()
+	n, timedOut, readErr := c.bytesRead, c.timedOut, c.readErr
+	c.mu.Unlock()
+	switch {
+	case timedOut:
+		c.transcript.finishUnlessClient(OutcomeTimeout, fmt.Sprintf("no MQTT CONNECT within %s", c.connectTimeout))
+	case n == 0:
+		c.transcript.finishUnlessClient(OutcomeClosedBeforeConnect, closedBeforeConnectDetail(readErr, c.stopping()))
+	}
+	return err
+}
+
+// closedBeforeConnectDetail explains a connection that ended before sending anything.
+func closedBeforeConnectDetail(readErr error, stopping bool) string {
+	const base = "connection closed before an MQTT CONNECT was read"
+	switch {
+	case stopping:
+		return base + ": the listener is closing"
+	case readErr == nil:
+		return base
+	case errors.Is(readErr, io.EOF):
+		return base + ": the client closed the connection"
+	default:
+		return fmt.Sprintf("%s: %v", base, readErr)
+	}
+}
+
+// LocalAddr is the listener side address.
+func (c *Conn) LocalAddr() net.Addr { return c.tls.LocalAddr() }
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.tls.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines; mochi calls it after CONNECT with its
+// keep-alive deadline, replacing the listener's CONNECT deadline. A later read timeout is then
+// not a missing CONNECT.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.replaceDeadline()
+	return c.tls.SetDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline, replacing the listener's CONNECT deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.replaceDeadline()
+	return c.tls.SetReadDeadline(t)
+}
+
+func (c *Conn) replaceDeadline() {
+	c.mu.Lock()
+	c.replaced = true
+	c.mu.Unlock()
+}
+
+// SetWriteDeadline sets the write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.tls.SetWriteDeadline(t) }

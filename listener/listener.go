@@ -1,0 +1,252 @@
+// Package listener accepts MQTT-over-TLS connections for mochi the way AWS IoT Core does: the TLS
+// configuration is chosen per ClientHello from the offered ALPN list (port 443 personalities, or
+// the 8883 rules), the handshake and the first MQTT packet have deadlines so a silent socket
+// cannot pin resources, and every connection leaves a Transcript explaining what happened.
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Backoff bounds after a failed Accept (for example EMFILE), and how long Close lets mochi send
+// DISCONNECT to established clients before it cuts every connection.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+	closeGrace       = 2 * time.Second
+)
+
+// Listener is a mochi listeners.Listener that terminates TLS itself. Accept never waits for a
+// handshake: each connection is handshaken, checked and handed to mochi on its own goroutine.
+type Listener struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // cancelled by Close; aborts handshakes in flight
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{} // raw connections, from Accept until their goroutine ends
+	closing  bool
+	serving  chan struct{}  // closed when Serve returns; nil until Serve starts
+	handlers sync.WaitGroup // one per tracked connection
+}
+
+var _ listeners.Listener = (*Listener)(nil)
+
+// New returns a listener for cfg; it binds in Init.
+func New(cfg Config) *Listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default() // replaced by mochi's logger in Init
+	}
+	return &Listener{
+		cfg:    cfg.withDefaults(),
+		log:    log,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[net.Conn]struct{}),
+	}
+}
+
+// Init validates the configuration and binds the TCP socket, so Address reports the real port
+// even for port 0. mochi calls it from AddListener.
+func (l *Listener) Init(log *slog.Logger) error {
+	if l.cfg.Logger == nil && log != nil {
+		l.log = log
+	}
+	if err := l.cfg.validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		return fmt.Errorf("listener %q: already initialised on %s", l.cfg.ID, l.ln.Addr())
+	}
+	if l.closing {
+		return fmt.Errorf("listener %q: closed", l.cfg.ID)
+	}
+	ln, err := net.Listen("tcp", l.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("listener %q: listen on %s: %w", l.cfg.ID, l.cfg.Address, err)
+	}
+	l.ln = ln
+	return nil
+}
+
+// ID is the listener id mochi knows it by.
+func (l *Listener) ID() string { return l.cfg.ID }
+
+// Address is the bound address once Init has run, else the configured one.
+func (l *Listener) Address() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		return l.ln.Addr().String()
+	}
+	return l.cfg.Address
+}
+
+// Protocol is the network of the listener.
+func (l *Listener) Protocol() string { return "tcp" }
+
+// Serve accepts connections until Close. Each accepted connection is tracked and served on its
+// own goroutine; temporary accept failures are retried with a growing backoff.
+func (l *Listener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	if l.closing || l.ln == nil || l.serving != nil {
+		l.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	l.serving = done
+	ln := l.ln
+	l.mu.Unlock()
+	defer close(done)
+
+	var backoff time.Duration
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(backoff*2, acceptBackoffMin), acceptBackoffMax)
+			l.log.Warn("accept failed; retrying", "listener", l.cfg.ID, "error", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if !l.track(raw) {
+			_ = raw.Close()
+			return
+		}
+		go l.handle(raw, establish)
+	}
+}
+
+// track registers an accepted connection so Close can cut it; it refuses once closing.
+func (l *Listener) track(raw net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.conns[raw] = struct{}{}
+	l.handlers.Add(1)
+	return true
+}
+
+// untrack forgets a connection whose goroutine is ending.
+func (l *Listener) untrack(raw net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, raw)
+}
+
+// handle runs one connection: TLS handshake under HandshakeTimeout, the transcript's handshake
+// fields, the CONNECT deadline, then the whole MQTT session inside establish.
+func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn) {
+	defer l.handlers.Done()
+	defer l.untrack(raw)
+	defer raw.Close()
+
+	t := newTranscript(l.cfg.ID, raw.RemoteAddr().String(), l.log, l.cfg.Transcripts)
+	ac := newAlertConn(raw)
+	tc := tls.Server(ac, &tls.Config{GetConfigForClient: l.configForClient(ac, t)})
+
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		t.Finish(describeHandshakeFailure(err, l.cfg.HandshakeTimeout, tc.ConnectionState().Version))
+		return
+	}
+	l.recordHandshake(t, tc.ConnectionState())
+
+	c := newConn(tc, t, l.cfg.ConnectTimeout, func() bool { return l.ctx.Err() != nil })
+	if err := tc.SetReadDeadline(time.Now().Add(l.cfg.ConnectTimeout)); err != nil {
+		t.Finish(OutcomeClosed, fmt.Sprintf("setting the CONNECT deadline failed: %v", err))
+		_ = c.Close()
+		return
+	}
+	if l.ctx.Err() != nil {
+		t.Finish(OutcomeClosed, "listener closed before the MQTT session started")
+		_ = c.Close()
+		return
+	}
+
+	sessionErr := establish(l.cfg.ID, c)
+	if sessionErr != nil {
+		l.log.Debug("mqtt session ended", "listener", l.cfg.ID, "transcript", t.Record().ID, "error", sessionErr)
+	}
+	_ = c.Close() // mochi has closed it already; this covers an establish that did not
+
+	// Still unfinished with no client id: bytes were read but mochi refused them before the
+	// hooks ran (not a CONNECT, or an invalid one); its error says why.
+	if sessionErr != nil {
+		t.finishUnlessClient(OutcomeClosedBeforeConnect, fmt.Sprintf("no MQTT CONNECT accepted: %v", sessionErr))
+	} else {
+		t.finishUnlessClient(OutcomeClosedBeforeConnect, "connection ended without an MQTT CONNECT")
+	}
+	// Still unfinished: the hooks set the client id but no outcome, even in OnDisconnect.
+	t.Finish(OutcomeClosed, "connection closed")
+}
+
+// Close stops the listener: closeClients(id) lets mochi disconnect this listener's clients
+// (bounded by closeGrace), then the socket and every tracked connection, half-open ones
+// included, are closed, and Close returns once every goroutine it started has ended.
+// It is safe to call more than once; closeClients is called only the first time.
+func (l *Listener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	first := !l.closing
+	l.closing = true
+	ln, serving := l.ln, l.serving
+	l.mu.Unlock()
+
+	disconnected := make(chan struct{})
+	go func() {
+		defer close(disconnected)
+		if first && closeClients != nil {
+			closeClients(l.cfg.ID)
+		}
+	}()
+	select {
+	case <-disconnected:
+	case <-time.After(closeGrace):
+		// A client that does not read can block mochi's DISCONNECT write; cutting the
+		// connections below unblocks it.
+	}
+
+	l.cancel()
+	if ln != nil {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			l.log.Warn("closing listener socket", "listener", l.cfg.ID, "error", err)
+		}
+	}
+	l.mu.Lock()
+	for raw := range l.conns {
+		_ = raw.Close()
+	}
+	l.mu.Unlock()
+
+	<-disconnected
+	if serving != nil {
+		<-serving
+	}
+	l.handlers.Wait()
+}
