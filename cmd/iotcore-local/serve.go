@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/iotcore-local/iotcore-local/emulator"
+)
+
+// serve runs the emulator until ctx is cancelled (SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var cfg emulator.Config
+	var endpoints listFlag
+	var logLevel string
+	fs.StringVar(&cfg.DataDir, "data", emulator.DefaultDataDir, "state folder (CA, registry, demo device)")
+	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", emulator.DefaultMQTTAddr, "MQTT over mutual TLS (AWS's 8883)")
+	fs.StringVar(&cfg.ALPNAddr, "alpn-addr", emulator.DefaultALPNAddr, "ALPN-multiplexed TLS port (AWS's 443)")
+	fs.StringVar(&cfg.APIAddr, "api-addr", emulator.DefaultAPIAddr, "AWS-compatible HTTP API")
+	fs.StringVar(&cfg.SeedFile, "seed", "", "YAML or JSON file of policies, things and certificates to create at start")
+	fs.StringVar(&cfg.Profile, "profile", "aws", "behaviour profile: aws or mqtt")
+	fs.BoolVar(&cfg.ALPNStrict, "alpn-strict", false, "on the ALPN port serve only x-amzn-mqtt-ca")
+	fs.Var(&endpoints, "endpoint", "extra host name for the server certificate (repeatable); the first is DescribeEndpoint's answer")
+	fs.StringVar(&cfg.Region, "region", emulator.DefaultRegion, "region in ARNs")
+	fs.StringVar(&cfg.Account, "account", emulator.DefaultAccount, "account id in ARNs")
+	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 10*time.Second, "deadline for a TLS handshake")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
+	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, strings.Join(rest, " "))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+	}
+	cfg.Endpoints = endpoints
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := emu.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, emu.Banner())
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	return emu.Close()
+}

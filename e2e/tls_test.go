@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/listener"
+)
+
+// TestALPNPortTerminatesOtherProtocols: on 443 anything but x-amzn-mqtt-ca ends the handshake with
+// alert 120 (no_application_protocol), and no client certificate is ever requested for it.
+func TestALPNPortTerminatesOtherProtocols(t *testing.T) {
+	emu := startEmulator(t, "")
+	d := device(t, emu, "prober")
+	for _, alpn := range [][]string{nil, {"http/1.1"}, {"mqtt"}, {"h2"}, {"x-amzn-http-ca"}} {
+		t.Run(strings.Join(append([]string{"alpn"}, alpn...), "="), func(t *testing.T) {
+			cfg := tlsConfig(t, d, alpn...)
+			asked := false
+			cert := cfg.Certificates[0]
+			cfg.Certificates = nil
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked = true
+				return &cert, nil
+			}
+			conn, err := tls.Dial("tcp", emu.ALPNAddr(), cfg)
+			if err == nil {
+				conn.Close()
+				t.Fatal("handshake succeeded")
+			}
+			if !strings.Contains(err.Error(), "no application protocol") {
+				t.Fatalf("handshake error %q, want alert no_application_protocol", err)
+			}
+			if asked {
+				t.Fatal("the server requested a client certificate")
+			}
+		})
+	}
+}
+
+// TestALPNPortRequiresCertificate: x-amzn-mqtt-ca without a client certificate fails (TLS 1.2 in
+// the handshake; TLS 1.3 on the client's first read).
+func TestALPNPortRequiresCertificate(t *testing.T) {
+	emu := startEmulator(t, "")
+	d := device(t, emu, "certless")
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := tlsConfig(t, d, listener.ProtocolMQTTCA)
+		cfg.Certificates = nil
+		cfg.MinVersion, cfg.MaxVersion = version, version
+		conn, err := tls.Dial("tcp", emu.ALPNAddr(), cfg)
+		if err == nil {
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			conn.Write(connectPacket("certless"))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		// Go's server answers a missing certificate with handshake_failure in TLS 1.2 and
+		// certificate_required in TLS 1.3.
+		if err == nil || !strings.Contains(err.Error(), "certificate") && !strings.Contains(err.Error(), "handshake failure") {
+			t.Fatalf("TLS %x: error %v, want a certificate-required failure", version, err)
+		}
+	}
+}
+
+// TestDeadlines: a silent TCP socket and a socket that completes TLS but sends no CONNECT are
+// closed by the server, and Close returns while such sockets are open.
+func TestDeadlines(t *testing.T) {
+	emu := startEmulator(t, "", func(c *emulator.Config) {
+		c.HandshakeTimeout = 300 * time.Millisecond
+		c.ConnectTimeout = 300 * time.Millisecond
+	})
+	d := device(t, emu, "quiet")
+
+	silent, err := net.Dial("tcp", emu.ALPNAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	assertClosedByServer(t, silent)
+	transcriptFor(t, emu, func(r listener.Record) bool {
+		return r.Outcome == "timeout" && strings.Contains(r.Detail, "handshake")
+	})
+
+	quiet, err := tls.Dial("tcp", emu.MQTTAddr(), tlsConfig(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	assertClosedByServer(t, quiet)
+	transcriptFor(t, emu, func(r listener.Record) bool {
+		return r.Outcome == "timeout" && strings.Contains(r.Detail, "CONNECT")
+	})
+}
+
+// assertClosedByServer reads until the server ends the connection; the test's own deadline is
+// far longer than the server's, so reaching it means the server never closed.
+func assertClosedByServer(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server did not close the connection")
+	}
+}
+
+// TestCloseWithHalfOpenSockets: Close returns while a silent socket and a TLS-only socket are
+// open (the emulator is built with long deadlines so only Close can end them).
+func TestCloseWithHalfOpenSockets(t *testing.T) {
+	emu, err := emulator.New(testConfig(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := emu.CreateDevice("half-open", thingPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", emu.ALPNAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	tlsOnly, err := tls.Dial("tcp", emu.MQTTAddr(), tlsConfig(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsOnly.Close()
+	closeWithin(t, emu, 10*time.Second)
+}
+
+// TestGarbageClientHello: bytes that are not TLS get a transcript and do not disturb the listener.
+func TestGarbageClientHello(t *testing.T) {
+	emu := startEmulator(t, "")
+	d := device(t, emu, "after-garbage")
+	c, err := net.Dial("tcp", emu.ALPNAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	assertClosedByServer(t, c)
+	c.Close()
+	transcriptFor(t, emu, func(r listener.Record) bool {
+		return strings.HasPrefix(r.Outcome, "handshake_failed") || r.Outcome == "alert"
+	})
+	got, err := rawConnect(t, emu.ALPNAddr(), "after-garbage", tlsConfig(t, d, listener.ProtocolMQTTCA))
+	if err != nil || len(got) < 4 || got[0] != 0x20 || got[3] != 0 {
+		t.Fatalf("next connection: %x %v, want CONNACK accepted", got, err)
+	}
+}
+
+// TestRestartKeepsState: a second emulator on the same folder keeps the CA, the registry and the
+// device, and the same certificate connects again.
+func TestRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	first, err := emulator.New(testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := first.CreateDevice("survivor", thingPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootBefore := string(first.RootCAPEM())
+	closeWithin(t, first, 10*time.Second)
+
+	second := startEmulator(t, dir)
+	if string(second.RootCAPEM()) != rootBefore {
+		t.Fatal("root CA changed across restart")
+	}
+	if _, err := second.Registry().DescribeThing("survivor"); err != nil {
+		t.Fatalf("thing lost: %v", err)
+	}
+	if _, err := second.Registry().GetPolicy("survivor-policy"); err != nil {
+		t.Fatalf("policy lost: %v", err)
+	}
+	got, err := rawConnect(t, second.ALPNAddr(), "survivor", tlsConfig(t, d, listener.ProtocolMQTTCA))
+	if err != nil || len(got) < 4 || got[0] != 0x20 || got[3] != 0 {
+		t.Fatalf("reconnect after restart: %x %v, want CONNACK accepted", got, err)
+	}
+}

@@ -1,0 +1,114 @@
+// Package emulator is iotcore-local's composition root: it turns a Config into running listeners,
+// broker, hooks, registry and HTTP API, and is the Go API for running the emulator in-process
+// from another project's tests.
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"time"
+)
+
+// Config is everything the emulator needs to start. The zero value of a field means its default.
+type Config struct {
+	DataDir          string        // state folder; default ".iotcore-local"
+	MQTTAddr         string        // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
+	ALPNAddr         string        // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
+	APIAddr          string        // the HTTP API; default 127.0.0.1:4580
+	SeedFile         string        // YAML or JSON declarations applied at start; "" for none
+	Profile          string        // "aws" (default) or "mqtt"
+	ALPNStrict       bool          // on the ALPN port serve only x-amzn-mqtt-ca
+	Endpoints        []string      // extra server certificate names; the first is DescribeEndpoint's answer
+	Region           string        // default us-east-1
+	Account          string        // default 123456789012
+	HandshakeTimeout time.Duration // TLS handshake deadline; default 10s
+	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
+	Demo             bool          // create the demo device that the start banner's command uses
+	Logger           *slog.Logger  // default slog.Default()
+}
+
+// Default addresses, as the command line documents them.
+const (
+	DefaultDataDir  = ".iotcore-local"
+	DefaultMQTTAddr = "127.0.0.1:8883"
+	DefaultALPNAddr = "127.0.0.1:443"
+	DefaultAPIAddr  = "127.0.0.1:4580"
+	DefaultRegion   = "us-east-1"
+	DefaultAccount  = "123456789012"
+)
+
+// TestConfig is a configuration for tests: state in dir, every listener on a free loopback port.
+func TestConfig(dir string) Config {
+	return Config{
+		DataDir:  dir,
+		MQTTAddr: "127.0.0.1:0",
+		ALPNAddr: "127.0.0.1:0",
+		APIAddr:  "127.0.0.1:0",
+	}
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+	namePattern    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+)
+
+// withDefaults returns c with defaults filled in, or an error naming the first bad field.
+func (c Config) withDefaults() (Config, error) {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DataDir, DefaultDataDir)
+	def(&c.MQTTAddr, DefaultMQTTAddr)
+	def(&c.ALPNAddr, DefaultALPNAddr)
+	def(&c.APIAddr, DefaultAPIAddr)
+	def(&c.Profile, "aws")
+	def(&c.Region, DefaultRegion)
+	def(&c.Account, DefaultAccount)
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	var errs []error
+	if c.Profile != "aws" && c.Profile != "mqtt" {
+		errs = append(errs, fmt.Errorf("profile: must be aws or mqtt, got %q", c.Profile))
+	}
+	if !regionPattern.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region: %q is not a region name like us-east-1", c.Region))
+	}
+	if !accountPattern.MatchString(c.Account) {
+		errs = append(errs, fmt.Errorf("account: %q is not a 12-digit account id", c.Account))
+	}
+	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"api-addr", c.APIAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err))
+		}
+	}
+	for _, n := range c.Endpoints {
+		if net.ParseIP(n) == nil && !namePattern.MatchString(n) {
+			errs = append(errs, fmt.Errorf("endpoint: %q is neither a DNS name nor an IP address", n))
+		}
+	}
+	if c.HandshakeTimeout < 0 || c.ConnectTimeout < 0 {
+		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// endpoint is the host name DescribeEndpoint answers and the banner prints.
+func (c Config) endpoint() string {
+	if len(c.Endpoints) > 0 {
+		return c.Endpoints[0]
+	}
+	return "localhost"
+}

@@ -1,0 +1,268 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/iotcore-local/iotcore-local/api"
+	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/listener"
+	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/registry"
+)
+
+// Emulator is one running iotcore-local: listeners, broker, registry and HTTP API.
+type Emulator struct {
+	cfg Config
+	log *slog.Logger
+
+	pki         *pki.Authority
+	registry    *registry.Registry
+	transcripts *listener.Transcripts
+	broker      *mqtt.Server
+	authorizer  *hooks.Authorizer
+	unwatch     func()
+	mqtts, alpn *listener.Listener
+	apiLn       net.Listener
+	apiSrv      *http.Server
+	apiDone     chan struct{}
+	ready       atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// New checks the configuration; nothing is opened or bound until Start.
+func New(cfg Config) (*Emulator, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return &Emulator{cfg: c, log: c.Logger}, nil
+}
+
+// transcriptCapacity bounds the in-memory ring of handshake transcripts.
+const transcriptCapacity = 1000
+
+// Start opens the state folder, binds every listener, applies the seed file and returns once the
+// emulator serves. On error everything already started is closed again.
+func (e *Emulator) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, Logger: e.log}); err != nil {
+		return fmt.Errorf("load certificate authority: %w", err)
+	}
+	e.registry, err = registry.Open(filepath.Join(e.cfg.DataDir, "registry.db"), registry.Options{
+		Region:         e.cfg.Region,
+		Account:        e.cfg.Account,
+		ValidatePolicy: func(doc string) error { _, err := auth.ParseDocument(doc); return err },
+		Logger:         e.log,
+	})
+	if err != nil {
+		return fmt.Errorf("open registry: %w", err)
+	}
+	if err := e.startBroker(); err != nil {
+		return err
+	}
+	if err := e.startAPI(); err != nil {
+		return err
+	}
+	if e.cfg.SeedFile != "" {
+		if err := e.ApplySeedFile(ctx, e.cfg.SeedFile); err != nil {
+			return err
+		}
+	}
+	if e.cfg.Demo {
+		if err := e.ensureDemoDevice(); err != nil {
+			return err
+		}
+	}
+	e.ready.Store(true)
+	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
+	return nil
+}
+
+// startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
+func (e *Emulator) startBroker() error {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages, as AWS does
+	caps.MaximumSessionExpiryInterval = 3600
+	e.broker = mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
+		InlineClient:           true,
+		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
+	})
+	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
+		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Logger: e.log.With("component", "authorizer"),
+	})
+	if err := e.broker.AddHook(e.authorizer, nil); err != nil {
+		return fmt.Errorf("add authorizer hook: %w", err)
+	}
+	e.unwatch = e.registry.Watch(e.authorizer.CertificateChanged)
+
+	e.transcripts = listener.NewTranscripts(transcriptCapacity)
+	common := listener.Config{
+		Certificate:       e.pki.ServerCertificate,
+		HandshakeTimeout:  e.cfg.HandshakeTimeout,
+		ConnectTimeout:    e.cfg.ConnectTimeout,
+		CertificateStatus: e.certificateStatus,
+		Transcripts:       e.transcripts,
+		Logger:            e.log.With("component", "listener"),
+	}
+	mqtts, alpn := common, common
+	mqtts.ID, mqtts.Address, mqtts.Kind = "mqtts", e.cfg.MQTTAddr, listener.KindMQTTS
+	alpn.ID, alpn.Address, alpn.Kind, alpn.Strict = "alpn", e.cfg.ALPNAddr, listener.KindALPN, e.cfg.ALPNStrict
+	e.mqtts, e.alpn = listener.New(mqtts), listener.New(alpn)
+	for _, l := range []struct {
+		ln   *listener.Listener
+		flag string
+	}{{e.mqtts, "--mqtt-addr"}, {e.alpn, "--alpn-addr"}} {
+		if err := e.broker.AddListener(l.ln); err != nil {
+			return bindError(l.flag, l.ln.Address(), err)
+		}
+	}
+	if err := e.broker.Serve(); err != nil {
+		return fmt.Errorf("start broker: %w", err)
+	}
+	return nil
+}
+
+// bindError explains a listener that could not bind, naming the flag that picks another address.
+func bindError(flag, addr string, err error) error {
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privilege); choose another port with %s, e.g. %s 127.0.0.1:8443: %w", addr, flag, flag, err)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: the address is in use; choose another with %s: %w", addr, flag, err)
+	}
+	return fmt.Errorf("cannot listen on %s (%s): %w", addr, flag, err)
+}
+
+// certificateStatus tells the handshake transcript whether a presented certificate is known.
+func (e *Emulator) certificateStatus(id string) (string, bool) {
+	c, err := e.registry.DescribeCertificate(id)
+	if err != nil {
+		return "", false
+	}
+	return string(c.Status), true
+}
+
+// startAPI binds the HTTP API and serves it in the background.
+func (e *Emulator) startAPI() error {
+	ln, err := net.Listen("tcp", e.cfg.APIAddr)
+	if err != nil {
+		return bindError("--api-addr", e.cfg.APIAddr, err)
+	}
+	e.apiLn = ln
+	handler := api.New(api.Config{
+		Registry:    e.registry,
+		Issuer:      e.pki,
+		RootCAPEM:   e.pki.RootCAPEM(),
+		Region:      e.cfg.Region,
+		Account:     e.cfg.Account,
+		Endpoint:    e.cfg.endpoint(),
+		Connections: func() any { return e.transcripts.Records() },
+		Ready:       e.ready.Load,
+		Logger:      e.log.With("component", "api"),
+	})
+	e.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiDone = make(chan struct{})
+	go func() {
+		defer close(e.apiDone)
+		if err := e.apiSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("api server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Close stops everything Start started; it is safe to call more than once.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		e.ready.Store(false)
+		var errs []error
+		if e.apiSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := e.apiSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop api: %w", err))
+				e.apiSrv.Close()
+			}
+			cancel()
+			<-e.apiDone
+		}
+		if e.broker != nil {
+			if err := e.broker.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("stop broker: %w", err))
+			}
+		}
+		if e.unwatch != nil {
+			e.unwatch()
+		}
+		if e.registry != nil {
+			if err := e.registry.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close registry: %w", err))
+			}
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}
+
+// MQTTAddr is the bound address of the MQTT-over-mTLS listener (AWS's 8883).
+func (e *Emulator) MQTTAddr() string { return addrOf(e.mqtts) }
+
+// ALPNAddr is the bound address of the ALPN-multiplexed listener (AWS's 443).
+func (e *Emulator) ALPNAddr() string { return addrOf(e.alpn) }
+
+func addrOf(l *listener.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Address()
+}
+
+// APIURL is the base URL of the HTTP API, for --endpoint-url and SDK BaseEndpoint.
+func (e *Emulator) APIURL() string {
+	if e.apiLn == nil {
+		return ""
+	}
+	return "http://" + e.apiLn.Addr().String()
+}
+
+// Endpoint is the host name devices connect to (DescribeEndpoint's answer).
+func (e *Emulator) Endpoint() string { return e.cfg.endpoint() }
+
+// RootCAFile is the path of the CA file clients trust.
+func (e *Emulator) RootCAFile() string { return e.pki.RootCAFile() }
+
+// RootCAPEM is the CA clients trust, as PEM.
+func (e *Emulator) RootCAPEM() []byte { return e.pki.RootCAPEM() }
+
+// Registry is the emulator's registry, for tests that inspect or change state directly.
+func (e *Emulator) Registry() *registry.Registry { return e.registry }
+
+// Connections returns the handshake transcripts kept in memory, oldest first.
+func (e *Emulator) Connections() []listener.Record { return e.transcripts.Records() }
+
+// DataDir is the state folder in use.
+func (e *Emulator) DataDir() string { return e.cfg.DataDir }

@@ -1,0 +1,68 @@
+package hooks
+
+import (
+	"sync"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/iotcore-local/iotcore-local/auth"
+)
+
+// session is the authorization state of one client id: who it is and its compiled policies.
+// It outlives the network connection for persistent sessions, so that messages queued for an
+// offline client are still checked against its policies.
+type session struct {
+	client *mqtt.Client
+	who    *principal
+	policy atomic.Pointer[auth.Compiled]
+
+	mu      sync.Mutex
+	pending map[string]bool // filters of the SUBSCRIBE being processed → iot:Subscribe decision
+}
+
+// subscribeDecision reports the iot:Subscribe decision for a filter of the SUBSCRIBE packet being
+// processed, and whether filter is one.
+func (s *session) subscribeDecision(filter string) (allowed, ok bool) {
+	s.mu.Lock()
+	allowed, ok = s.pending[filter]
+	s.mu.Unlock()
+	return allowed, ok
+}
+
+func (s *session) setPending(p map[string]bool) {
+	s.mu.Lock()
+	s.pending = p
+	s.mu.Unlock()
+}
+
+// sessions indexes sessions by client id.
+type sessions struct {
+	byID sync.Map // client id → *session
+}
+
+func (t *sessions) get(clientID string) *session {
+	v, ok := t.byID.Load(clientID)
+	if !ok {
+		return nil
+	}
+	return v.(*session)
+}
+
+func (t *sessions) put(s *session) { t.byID.Store(s.client.ID, s) }
+
+// drop forgets the session only if it still belongs to cl, so that the late disconnect of a
+// taken-over connection cannot erase its successor.
+func (t *sessions) drop(cl *mqtt.Client) {
+	if s := t.get(cl.ID); s != nil && s.client == cl {
+		t.byID.CompareAndDelete(cl.ID, s)
+	}
+}
+
+// each calls fn for every session.
+func (t *sessions) each(fn func(*session)) {
+	t.byID.Range(func(_, v any) bool {
+		fn(v.(*session))
+		return true
+	})
+}
