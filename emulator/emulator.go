@@ -112,11 +112,19 @@ func (e *Emulator) startBroker() error {
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
 	})
+	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Logger: e.log.With("component", "authorizer"),
+		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
+		Logger: e.log.With("component", "authorizer"),
 	})
-	if err := e.broker.AddHook(e.authorizer, nil); err != nil {
-		return fmt.Errorf("add authorizer hook: %w", err)
+	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
+		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
+	})
+	for _, h := range []mqtt.Hook{e.authorizer, lifecycle} {
+		if err := e.broker.AddHook(h, nil); err != nil {
+			return fmt.Errorf("add hook %s: %w", h.ID(), err)
+		}
 	}
 	e.unwatch = e.registry.Watch(e.authorizer.CertificateChanged)
 

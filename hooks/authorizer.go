@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"log/slog"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -21,6 +22,13 @@ type AuthorizerOptions struct {
 	Directory Directory
 	Region    string
 	Account   string
+	// Profile is "aws" (AWS IoT Core's reactions: refused operations close an MQTT 3.1.1
+	// connection) or "mqtt" (MQTT's own answers: SUBACK 0x80, publishes acknowledged and dropped).
+	Profile string
+	// Server sends the MQTT 5 CONNACK and DISCONNECT reason codes; nil leaves them out.
+	Server *mqtt.Server
+	// OnRefused, when set, is told about every CONNECT the authorizer refuses (lifecycle events).
+	OnRefused func(cl *mqtt.Client)
 	Logger    *slog.Logger
 }
 
@@ -49,8 +57,8 @@ func (a *Authorizer) ID() string { return "iotcore-authorizer" }
 // Provides lists the events the hook handles.
 func (a *Authorizer) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnDisconnect,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+		mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnDisconnect,
 	}, []byte{b})
 }
 
@@ -81,6 +89,9 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		d = s.policy.Load().Explain(auth.ActionConnect, "client", cl.ID)
 		return a.refuse(cl, tr, d.Reason)
 	}
+	if reason, ok := a.willAllowed(cl, s.policy.Load()); !ok {
+		return a.refuse(cl, tr, reason)
+	}
 	a.sessions.put(s)
 	tr.Finish("ok", fmt.Sprintf("connected as client %q with certificate %s", cl.ID, who.env.CertificateID))
 	return nil
@@ -88,12 +99,35 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 
 // refuse logs why a CONNECT was refused, completes the transcript and makes Mochi close the
 // connection with no CONNACK.
+// MQTT 5 clients get CONNACK 0x87 (Not authorized) first, as AWS sends it.
 func (a *Authorizer) refuse(cl *mqtt.Client, tr *listener.Transcript, reason string) error {
 	a.log.Warn("connect refused", "client", cl.ID, "remote", cl.Net.Remote, "reason", reason)
 	if tr != nil {
 		tr.Finish("refused", reason)
 	}
+	if cl.Properties.ProtocolVersion == 5 && a.opts.Server != nil {
+		_ = a.opts.Server.SendConnack(cl, packets.ErrNotAuthorized, false, nil)
+	}
+	if a.opts.OnRefused != nil {
+		a.opts.OnRefused(cl)
+	}
 	return fmt.Errorf("%w: %s", errRefused, reason)
+}
+
+// willAllowed checks the will message at CONNECT, as AWS does: iot:Publish on its topic, and
+// iot:RetainPublish too when it is retained.
+func (a *Authorizer) willAllowed(cl *mqtt.Client, c *auth.Compiled) (string, bool) {
+	will := cl.Properties.Will
+	if will.Flag == 0 {
+		return "", true
+	}
+	if d := c.Decide(auth.ActionPublish, "topic", will.TopicName); !d.Allowed {
+		return "will message refused: " + c.Explain(auth.ActionPublish, "topic", will.TopicName).Reason, false
+	}
+	if will.Retain && !c.Decide(auth.ActionRetainPublish, "topic", will.TopicName).Allowed {
+		return "retained will message refused: " + c.Explain(auth.ActionRetainPublish, "topic", will.TopicName).Reason, false
+	}
+	return "", true
 }
 
 // OnConnectAuthenticate admits the clients OnConnect accepted. Mochi ORs this hook across all
@@ -103,37 +137,109 @@ func (a *Authorizer) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 	return s != nil && s.client == cl
 }
 
-// OnSubscribe decides iot:Subscribe for every filter of the packet before Mochi asks the ACL, so
-// that the ACL check can tell a subscribe (filter) from a delivery (topic name): Mochi asks both
-// with the same arguments.
-func (a *Authorizer) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+// OperationRefused is the cause recorded when the authorizer closes a connection because of a
+// refused PUBLISH or SUBSCRIBE (profile aws); lifecycle events report it as AUTH_ERROR.
+type OperationRefused struct{ Reason string }
+
+func (e *OperationRefused) Error() string { return e.Reason }
+
+// Unwrap makes Mochi treat the error as a rejected packet, which ends the connection.
+func (e *OperationRefused) Unwrap() error { return packets.ErrRejectPacket }
+
+// OnPacketRead decides PUBLISH and SUBSCRIBE packets as they arrive, before Mochi processes them,
+// so that each can get AWS's reaction: under profile aws an MQTT 3.1.1 connection is closed (no
+// DISCONNECT, which 3.1.1 servers never send), an MQTT 5 QoS 0 publish gets DISCONNECT 0x87.
+// Refused MQTT 5 QoS 1 publishes and refused filters are answered by Mochi's ACL path (PUBACK /
+// SUBACK 0x87; SUBACK 0x80 for MQTT 3.1.1 under profile mqtt).
+func (a *Authorizer) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		return pk, a.readPublish(cl, pk)
+	case packets.Subscribe:
+		return pk, a.readSubscribe(cl, pk)
+	}
+	return pk, nil
+}
+
+func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 	s := a.sessions.get(cl.ID)
 	if s == nil || s.client != cl {
-		return pk
+		return nil
+	}
+	c := s.policy.Load()
+	action := auth.ActionPublish
+	allowed := c.Decide(action, "topic", pk.TopicName).Allowed
+	if allowed && pk.FixedHeader.Retain {
+		action = auth.ActionRetainPublish
+		allowed = c.Decide(action, "topic", pk.TopicName).Allowed
+	}
+	s.publishRefused = !allowed
+	if allowed {
+		return nil
+	}
+	reason := c.Explain(action, "topic", pk.TopicName).Reason
+	a.log.Warn("publish refused", "client", cl.ID, "topic", pk.TopicName, "certificate", s.who.env.CertificateID, "reason", reason)
+	if a.opts.Profile != "aws" {
+		return nil
+	}
+	switch {
+	case cl.Properties.ProtocolVersion < 5:
+		return &OperationRefused{Reason: "publish to " + pk.TopicName + " refused: " + reason}
+	case pk.FixedHeader.Qos == 0:
+		if a.opts.Server != nil {
+			_ = a.opts.Server.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+		return &OperationRefused{Reason: "publish to " + pk.TopicName + " refused: " + reason}
+	}
+	return nil
+}
+
+func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
+	s := a.sessions.get(cl.ID)
+	if s == nil || s.client != cl {
+		return nil
 	}
 	pending := make(map[string]bool, len(pk.Filters))
 	c := s.policy.Load()
+	var refused []string
 	for _, f := range pk.Filters {
 		allowed := c.Decide(auth.ActionSubscribe, "topicfilter", f.Filter).Allowed
 		if !allowed {
-			d := c.Explain(auth.ActionSubscribe, "topicfilter", f.Filter)
-			a.log.Warn("subscribe denied", "client", cl.ID, "filter", f.Filter, "certificate", s.who.env.CertificateID, "reason", d.Reason)
+			reason := c.Explain(auth.ActionSubscribe, "topicfilter", f.Filter).Reason
+			a.log.Warn("subscribe refused", "client", cl.ID, "filter", f.Filter, "certificate", s.who.env.CertificateID, "reason", reason)
+			refused = append(refused, f.Filter+": "+reason)
 		}
 		pending[f.Filter] = allowed
 	}
+	if len(refused) > 0 && a.opts.Profile == "aws" && cl.Properties.ProtocolVersion < 5 {
+		return &OperationRefused{Reason: "subscribe refused: " + strings.Join(refused, "; ")}
+	}
 	s.setPending(pending)
-	return pk
+	return nil
 }
 
-// OnSubscribed ends the subscribe window opened by OnSubscribe.
+// OnPublish acknowledges and drops a refused MQTT 3.1.1 publish under profile mqtt, one of the
+// two reactions MQTT 3.1.1 allows [MQTT-3.3.5-2].
+func (a *Authorizer) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if s := a.sessions.get(cl.ID); s != nil && s.client == cl && s.publishRefused {
+		return pk, packets.CodeSuccessIgnore
+	}
+	return pk, nil
+}
+
+// OnSubscribed ends the subscribe window opened by OnPacketRead.
 func (a *Authorizer) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
 	if s := a.sessions.get(cl.ID); s != nil && s.client == cl {
 		s.setPending(nil)
 	}
 }
 
-// OnACLCheck decides iot:Publish (write) and, for reads, iot:Subscribe on a filter of the
-// SUBSCRIBE being processed or iot:Receive on a delivered topic.
+// OnACLCheck answers Mochi with the iot:Publish decision made in OnPacketRead (write) and, for
+// reads, the iot:Subscribe decision for a filter of the SUBSCRIBE being processed or iot:Receive
+// on a delivered topic.
 func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	s := a.sessions.get(cl.ID)
 	if s == nil {
@@ -141,12 +247,11 @@ func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 	}
 	c := s.policy.Load()
 	if write {
-		if c.Decide(auth.ActionPublish, "topic", topic).Allowed {
+		// Decided in OnPacketRead; profile mqtt answers a refused 3.1.1 publish in OnPublish.
+		if s.publishRefused && a.opts.Profile != "aws" && cl.Properties.ProtocolVersion < 5 {
 			return true
 		}
-		d := c.Explain(auth.ActionPublish, "topic", topic)
-		a.log.Warn("publish denied", "client", cl.ID, "topic", topic, "certificate", s.who.env.CertificateID, "reason", d.Reason)
-		return false
+		return !s.publishRefused
 	}
 	if allowed, ok := s.subscribeDecision(topic); ok {
 		return allowed
@@ -175,7 +280,7 @@ func (a *Authorizer) CertificateChanged(ev registry.Event) {
 			if s.who.env.CertificateID == ev.CertificateID {
 				a.log.Info("dropping connection: certificate no longer active", "client", s.client.ID, "certificate", ev.CertificateID, "status", string(ev.Status))
 				a.sessions.drop(s.client)
-				s.client.Stop(fmt.Errorf("certificate %s is %s", ev.CertificateID, statusText(ev)))
+				s.client.Stop(&CertificateInactive{Reason: fmt.Sprintf("certificate %s is %s", ev.CertificateID, statusText(ev))})
 			}
 		})
 	case registry.AttachmentChanged:
@@ -204,4 +309,25 @@ func (a *Authorizer) refresh(s *session) {
 		return
 	}
 	s.policy.Store(compile(view.Policies, s.who.env))
+}
+
+// Principal describes who is behind a connection, for lifecycle events.
+type Principal struct {
+	CertificateID string
+	ThingName     string // set only for an EXCLUSIVE_THING attachment, as AWS reports it
+}
+
+// PrincipalOf returns the principal of a connection the authorizer admitted.
+func (a *Authorizer) PrincipalOf(cl *mqtt.Client) (Principal, bool) {
+	s := a.sessions.get(cl.ID)
+	if s == nil {
+		return Principal{}, false
+	}
+	p := Principal{CertificateID: s.who.env.CertificateID}
+	for _, t := range s.who.view.Things {
+		if t.Type == registry.ExclusiveThing {
+			p.ThingName = t.ThingName
+		}
+	}
+	return p, true
 }

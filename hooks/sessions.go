@@ -19,6 +19,10 @@ type session struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // filters of the SUBSCRIBE being processed → iot:Subscribe decision
+
+	// publishRefused is the decision on the PUBLISH being processed; only the connection's read
+	// goroutine touches it (OnPacketRead, then the ACL check and OnPublish of the same packet).
+	publishRefused bool
 }
 
 // subscribeDecision reports the iot:Subscribe decision for a filter of the SUBSCRIBE packet being
