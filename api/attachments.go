@@ -89,6 +89,28 @@ func (s *server) listAttachedPolicies(c *call) (any, error) {
 	return policyList{Policies: summarizePolicies(page), NextMarker: next}, nil
 }
 
+// listTargetsForPolicyResponse is ListTargetsForPolicy's output; nextMarker is absent on the
+// last page.
+type listTargetsForPolicyResponse struct {
+	Targets    []string `json:"targets"`
+	NextMarker string   `json:"nextMarker,omitempty"`
+}
+
+// listTargetsForPolicy is ListTargetsForPolicy: POST /policy-targets/{policyName}?marker&pageSize.
+// The targets are the ARNs of the certificates the policy is attached to.
+func (s *server) listTargetsForPolicy(c *call) (any, error) {
+	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
+	if err != nil {
+		return nil, err
+	}
+	name := c.vars["policyName"]
+	targets, next, err := s.reg.ListTargetsForPolicy(name, c.query("marker"), pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("list targets of policy %q: %w", name, err)
+	}
+	return listTargetsForPolicyResponse{Targets: nonNilStrings(targets), NextMarker: next}, nil
+}
+
 // principalHeader is where AttachThingPrincipal, DetachThingPrincipal and ListPrincipalThings
 // carry the principal (a certificate ARN).
 const principalHeader = "x-amzn-principal"

@@ -97,8 +97,23 @@ type rawResponse struct {
 // empty is the output of operations that have none: AWS answers {}.
 type empty struct{}
 
+// withHeaders is a JSON output that comes with extra response headers (the emulator's own,
+// which AWS clients ignore).
+type withHeaders struct {
+	header http.Header
+	body   any
+}
+
 // writeOutput writes an operation's output: a rawResponse as is, anything else as a JSON 200.
 func (s *server) writeOutput(w http.ResponseWriter, out any) {
+	if wh, ok := out.(withHeaders); ok {
+		for k, vs := range wh.header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		out = wh.body
+	}
 	if raw, ok := out.(rawResponse); ok {
 		w.Header().Set("Content-Type", raw.contentType)
 		w.WriteHeader(raw.status)

@@ -46,6 +46,7 @@ var registryKinds = []struct {
 	{registry.ErrVersionConflict, http.StatusConflict},
 	{registry.ErrMalformedPolicy, http.StatusBadRequest},
 	{registry.ErrLimitExceeded, http.StatusGone},
+	{registry.ErrVersionsLimitExceeded, http.StatusConflict},
 }
 
 // asAPIError turns any error an operation returns into the AWS error to send: an *apiError

@@ -130,6 +130,46 @@ func (r *Registry) ListAttachedPolicies(target string) ([]Policy, error) {
 	return policies, nil
 }
 
+// ListTargetsForPolicy pages the targets (certificate ARNs, by certificate id) a policy is
+// attached to; ErrNotFound if the policy does not exist. pageSize 0 means 25; at most 250.
+func (r *Registry) ListTargetsForPolicy(policyName, marker string, pageSize int) ([]string, string, error) {
+	if err := validPolicyName(policyName); err != nil {
+		return nil, "", err
+	}
+	size, err := pageSizeOf(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	from, err := decodeToken(tokPolicyTargets, marker, "marker")
+	if err != nil {
+		return nil, "", err
+	}
+	prefix := pairPrefix(policyName)
+	if from, err = resumeKey(prefix, from, "marker"); err != nil {
+		return nil, "", err
+	}
+	var (
+		out []string
+		p   = pager{size: size}
+	)
+	err = r.view(func(tx *bbolt.Tx) error {
+		if _, err := getPolicy(tx, policyName); err != nil {
+			return err
+		}
+		return walk(tx.Bucket(bucketPolicyTargets), prefix, from, true, func(k, _ []byte) (bool, error) {
+			if !p.take(k) {
+				return false, nil
+			}
+			out = append(out, r.CertificateARN(secondOf(k, prefix)))
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, p.token(tokPolicyTargets), nil
+}
+
 // attachedPolicyNames lists the names of the policies attached to a certificate, in name order.
 func attachedPolicyNames(tx *bbolt.Tx, id string) ([]string, error) {
 	var names []string
@@ -264,7 +304,7 @@ func (r *Registry) ListThingPrincipals(thingName, nextToken string, maxResults i
 		return nil, "", err
 	}
 	prefix := pairPrefix(thingName)
-	if from, err = resumeKey(prefix, from); err != nil {
+	if from, err = resumeKey(prefix, from, "nextToken"); err != nil {
 		return nil, "", err
 	}
 	var (
@@ -307,7 +347,7 @@ func (r *Registry) ListPrincipalThings(principal, nextToken string, maxResults i
 		return nil, "", err
 	}
 	prefix := pairPrefix(id)
-	if from, err = resumeKey(prefix, from); err != nil {
+	if from, err = resumeKey(prefix, from, "nextToken"); err != nil {
 		return nil, "", err
 	}
 	var (
@@ -335,9 +375,9 @@ func (r *Registry) ListPrincipalThings(principal, nextToken string, maxResults i
 
 // resumeKey checks that a token's key lies within this listing's prefix, so that a token of one
 // thing's (or principal's) listing cannot resume another's.
-func resumeKey(prefix, from []byte) ([]byte, error) {
+func resumeKey(prefix, from []byte, param string) ([]byte, error) {
 	if from != nil && !bytes.HasPrefix(from, prefix) {
-		return nil, newError(ErrInvalidRequest, "Invalid nextToken: it was not returned for this listing")
+		return nil, newError(ErrInvalidRequest, "Invalid %s: it was not returned for this listing", param)
 	}
 	return from, nil
 }

@@ -32,6 +32,7 @@ const (
 	tokPolicies        = 'p'
 	tokThingPrincipals = 'h'
 	tokPrincipalThings = 'r'
+	tokPolicyTargets   = 'g'
 )
 
 // encodeToken makes the opaque paging token that resumes a listing after key.

@@ -8,8 +8,8 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// CreatePolicy stores a new policy (version "1"). ErrAlreadyExists if the name is taken,
-// ErrMalformedPolicy if the document is refused.
+// CreatePolicy stores a new policy with its first version, "1", as the default.
+// ErrAlreadyExists if the name is taken, ErrMalformedPolicy if the document is refused.
 //
 // The document must be a JSON object of at most 2048 characters not counting whitespace (the AWS
 // IoT quota), and pass Options.ValidatePolicy.
@@ -35,7 +35,14 @@ func (r *Registry) CreatePolicy(name, document string) (Policy, error) {
 		if b.Get([]byte(name)) != nil {
 			return alreadyExists(name, p.ARN, "Policy %s already exists", name)
 		}
-		return putJSON(b, name, p)
+		if err := putJSON(b, name, p); err != nil {
+			return err
+		}
+		v := storedVersion{Document: document, GenerationID: p.GenerationID, CreationDate: now, LastModifiedDate: now}
+		if err := putVersion(tx, name, 1, v); err != nil {
+			return err
+		}
+		return setLastVersionNo(tx, name, 1)
 	})
 	if err != nil {
 		return Policy{}, err
@@ -123,18 +130,36 @@ func (r *Registry) ListPolicies(marker string, pageSize int, ascending bool) ([]
 	return policies, pg.token(tokPolicies), nil
 }
 
-// DeletePolicy deletes a policy; ErrDeleteConflict while it is attached.
+// DeletePolicy deletes a policy with its default version; ErrDeleteConflict while it is attached
+// or has other versions (AWS makes you delete those first, with DeletePolicyVersion).
 func (r *Registry) DeletePolicy(name string) error {
 	if err := validPolicyName(name); err != nil {
 		return err
 	}
 	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
-		if _, err := getPolicy(tx, name); err != nil {
+		p, err := getPolicy(tx, name)
+		if err != nil {
 			return err
 		}
 		if hasPrefix(tx.Bucket(bucketPolicyTargets), pairPrefix(name)) {
 			return newError(ErrDeleteConflict,
 				"The policy cannot be deleted as the policy is attached to one or more principals (name=%s)", name)
+		}
+		nums, err := versionNumbers(tx, name)
+		if err != nil {
+			return err
+		}
+		def, err := defaultVersionNo(p)
+		if err != nil {
+			return err
+		}
+		for _, n := range nums {
+			if n != def {
+				return newError(ErrDeleteConflict, "The policy cannot be deleted as the policy has non-default versions")
+			}
+		}
+		if err := deleteVersions(tx, name); err != nil {
+			return err
 		}
 		if err := delKey(tx.Bucket(bucketPolicies), []byte(name)); err != nil {
 			return err

@@ -19,20 +19,26 @@ var (
 	bucketTargetPolicies  = []byte("targetPolicies")     // certificate id NUL policy name -> nothing
 	bucketThingPrincipals = []byte("thingPrincipals")    // thing name NUL certificate id -> ThingPrincipalType
 	bucketPrincipalThings = []byte("principalThings")    // certificate id NUL thing name -> ThingPrincipalType
+	bucketPolicyVersions  = []byte("policyVersions")     // policy name NUL version (8 bytes) -> storedVersion
+	bucketPolicyVersionNo = []byte("policyVersionNo")    // policy name -> last version number issued (8 bytes)
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketThings, bucketCerts, bucketCertsByDate, bucketPolicies,
 		bucketPolicyTargets, bucketTargetPolicies, bucketThingPrincipals, bucketPrincipalThings,
+		bucketPolicyVersions, bucketPolicyVersionNo,
 	}
 )
 
 // schemaVersion is the layout of the buckets above. A file written by a later layout is refused
-// rather than misread.
-const schemaVersion = "1"
+// rather than misread; a file of an earlier layout is upgraded in place when opened.
+//
+// Layouts: "1" kept only each policy's current document; "2" adds the policy versions.
+const schemaVersion = "2"
 
 var keySchema = []byte("schema")
 
-// initSchema creates the buckets of a new file and checks the layout of an existing one.
+// initSchema creates the buckets of a new file, upgrades an earlier layout and refuses a later
+// one. It runs in one write transaction, so an upgrade that fails leaves the file as it was.
 func initSchema(tx *bbolt.Tx) error {
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -42,11 +48,17 @@ func initSchema(tx *bbolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	switch v := meta.Get(keySchema); {
 	case v == nil:
-		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
-			return fmt.Errorf("write schema version: %w", err)
+	case string(v) == "1":
+		if err := addPolicyVersions(tx); err != nil {
+			return fmt.Errorf("upgrade from schema version 1: %w", err)
 		}
-	case string(v) != schemaVersion:
+	case string(v) == schemaVersion:
+		return nil
+	default:
 		return fmt.Errorf("the file has schema version %q; this build understands %q", v, schemaVersion)
+	}
+	if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
+		return fmt.Errorf("write schema version: %w", err)
 	}
 	return nil
 }

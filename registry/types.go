@@ -65,7 +65,8 @@ type Certificate struct {
 	NotAfter         time.Time         `json:"notAfter"`
 }
 
-// Policy is an AWS IoT policy with its default version's document.
+// Policy is an AWS IoT policy with its default version's document: Document is always the
+// document in force, so that whoever decides with a policy need not know about versions.
 type Policy struct {
 	Name             string    `json:"name"`
 	ARN              string    `json:"arn"`
@@ -74,6 +75,19 @@ type Policy struct {
 	GenerationID     string    `json:"generationId"`
 	CreationDate     time.Time `json:"creationDate"`
 	LastModifiedDate time.Time `json:"lastModifiedDate"`
+}
+
+// PolicyVersion is one version of a policy's document. Versions are immutable; only which one is
+// the default changes (and with it LastModifiedDate).
+type PolicyVersion struct {
+	PolicyName       string
+	PolicyARN        string
+	VersionID        string // "1", "2", ...: counted from the policy's creation, never reused
+	Document         string
+	IsDefault        bool
+	GenerationID     string
+	CreationDate     time.Time
+	LastModifiedDate time.Time
 }
 
 // ThingAttachment links a thing to a principal (a certificate ARN).
@@ -103,6 +117,7 @@ var (
 	ErrVersionConflict       = errors.New("VersionConflictException")
 	ErrMalformedPolicy       = errors.New("MalformedPolicyException")
 	ErrLimitExceeded         = errors.New("LimitExceededException")
+	ErrVersionsLimitExceeded = errors.New("VersionsLimitExceededException")
 )
 
 // Error is a registry error with an AWS-style message. Kind is one of the Err* values above.
@@ -123,7 +138,7 @@ type EventKind int
 const (
 	CertificateStatusChanged EventKind = iota + 1 // Status holds the new status
 	CertificateDeleted
-	PolicyChanged     // PolicyName's document or versions changed, or it was deleted
+	PolicyChanged     // PolicyName's document in force (its default version) changed, or it was deleted
 	AttachmentChanged // a policy or thing was attached to or detached from CertificateID
 )
 

@@ -53,6 +53,8 @@ func admin(ctx context.Context, noun string, args []string, stdout, stderr io.Wr
 		return thingCreate(ctx, args, stdout, stderr)
 	case "policy create":
 		return policyCreate(ctx, args, stdout, stderr)
+	case "policy test":
+		return policyTest(ctx, args, stdout, stderr)
 	case "cert create":
 		return certCreate(ctx, args, stdout, stderr)
 	case "cert update":

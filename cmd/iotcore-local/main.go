@@ -20,6 +20,7 @@ usage:
                       [--endpoint NAME]... [--region us-east-1] [--account 123456789012]
   iotcore-local thing create NAME [--attr k=v]...
   iotcore-local policy create NAME --document FILE
+  iotcore-local policy test --cert ID [--client-id X] --action iot:Publish --resource topic/a/b [--resource ...]
   iotcore-local cert create --thing NAME --policy NAME --out DIR
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
 
