@@ -173,7 +173,23 @@ func rawConnect(t *testing.T, addr, clientID string, cfg *tls.Config) ([]byte, e
 func connectPacket(clientID string) []byte {
 	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, byte(len(clientID) >> 8), byte(len(clientID))}
 	body = append(body, clientID...)
-	return append([]byte{0x10, byte(len(body))}, body...)
+	return append(append([]byte{0x10}, remainingLength(len(body))...), body...)
+}
+
+// remainingLength encodes an MQTT remaining length (a variable-length integer).
+func remainingLength(n int) []byte {
+	var out []byte
+	for {
+		b := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			b |= 0x80
+		}
+		out = append(out, b)
+		if n == 0 {
+			return out
+		}
+	}
 }
 
 // transcriptFor waits for the transcript of the connection whose client id (or, when clientID is
@@ -193,3 +209,7 @@ func transcriptFor(t *testing.T, emu *emulator.Emulator, match func(listener.Rec
 	t.Fatalf("no matching transcript; have:\n%s", all)
 	return listener.Record{}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }

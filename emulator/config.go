@@ -26,6 +26,8 @@ type Config struct {
 	Account          string        // default 123456789012
 	HandshakeTimeout time.Duration // TLS handshake deadline; default 10s
 	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
+	SessionExpiry    time.Duration // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
+	Throttle         bool          // AWS's per-connection rate limits (profile aws)
 	Demo             bool          // create the demo device that the start banner's command uses
 	Logger           *slog.Logger  // default slog.Default()
 }
@@ -76,6 +78,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
+	if c.SessionExpiry == 0 {
+		c.SessionExpiry = time.Hour
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -101,6 +106,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HandshakeTimeout < 0 || c.ConnectTimeout < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if c.SessionExpiry < time.Second {
+		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))
 	}
 	return c, errors.Join(errs...)
 }

@@ -103,14 +103,16 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 
 // startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
 func (e *Emulator) startBroker() error {
-	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages, as AWS does
-	caps.MaximumSessionExpiryInterval = 3600
+	aws := e.cfg.Profile == "aws"
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
+		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry),
 		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
+	})
+	profile := hooks.NewProfile(hooks.ProfileOptions{
+		AWS: aws, SessionExpiry: e.cfg.SessionExpiry, Throttle: e.cfg.Throttle, Server: e.broker,
+		Logger: e.log.With("component", "profile"),
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
@@ -121,7 +123,7 @@ func (e *Emulator) startBroker() error {
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
-	for _, h := range []mqtt.Hook{e.authorizer, lifecycle} {
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}

@@ -256,7 +256,46 @@ func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 	if allowed, ok := s.subscribeDecision(topic); ok {
 		return allowed
 	}
+	if strings.HasPrefix(topic, "$") && !dollarDeliverable(cl, topic) {
+		return false
+	}
 	return c.Decide(auth.ActionReceive, "topic", topic).Allowed
+}
+
+// dollarDeliverable reports whether a $ topic may reach the client: $SYS never (AWS IoT has none),
+// and others only through a subscription whose first level is not a wildcard [MQTT-4.7.2-1].
+// Mochi applies that rule to live messages but not to retained ones sent on subscribe.
+func dollarDeliverable(cl *mqtt.Client, topic string) bool {
+	if strings.HasPrefix(topic, "$SYS") {
+		return false
+	}
+	for filter := range cl.State.Subscriptions.GetAll() {
+		if filter != "" && filter[0] != '+' && filter[0] != '#' && filterMatches(filter, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterMatches reports whether an MQTT topic filter matches a topic name.
+func filterMatches(filter, topic string) bool {
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		tl, trest, tmore := strings.Cut(topic, "/")
+		switch {
+		case fl == "#":
+			return true
+		case fl != "+" && fl != tl:
+			return false
+		case !fmore && !tmore:
+			return true
+		case !fmore:
+			return false
+		case !tmore:
+			return frest == "#"
+		}
+		filter, topic = frest, trest
+	}
 }
 
 // OnDisconnect forgets a clean session's authorization state; persistent sessions keep it for

@@ -49,3 +49,26 @@ func TestSessionsDropKeepsSuccessor(t *testing.T) {
 		t.Fatal("session still present after its own connection dropped it")
 	}
 }
+
+func TestFilterMatches(t *testing.T) {
+	cases := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"#", "a/b", true},
+		{"$aws/things/+/shadow/#", "$aws/things/t/shadow/update", true},
+		{"a/b", "a/c", false},
+		{"a/b/c", "a/b", false},
+		{"+/+", "a", false},
+	}
+	for _, tc := range cases {
+		if got := filterMatches(tc.filter, tc.topic); got != tc.want {
+			t.Errorf("filterMatches(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
+		}
+	}
+}

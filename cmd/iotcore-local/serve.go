@@ -29,6 +29,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Account, "account", emulator.DefaultAccount, "account id in ARNs")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 10*time.Second, "deadline for a TLS handshake")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
+	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
+	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	rest, err := parseInterleaved(fs, args)

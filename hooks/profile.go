@@ -1,0 +1,433 @@
+package hooks
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// AWS IoT Core's documented limits (reference: aws-iot-connection §2).
+const (
+	MaxClientIDBytes        = 128
+	MaxTopicBytes           = 256
+	MaxTopicSlashes         = 7
+	MaxPayloadBytes         = 128 * 1024
+	MaxFiltersPerSubscribe  = 8
+	MaxSubscriptionsPerConn = 50
+	MinKeepAlive            = 30
+	MaxKeepAlive            = 1200
+)
+
+// ProfileOptions configure the Profile hook.
+type ProfileOptions struct {
+	// AWS selects AWS IoT Core's behaviour; false is strict MQTT.
+	AWS bool
+	// SessionExpiry is how long an MQTT 3.1.1 persistent session outlives its connection
+	// (AWS: one hour by default). MQTT 5 sessions use their own Session Expiry Interval.
+	SessionExpiry time.Duration
+	// Throttle turns on AWS's per-connection rate limits (off by default).
+	Throttle bool
+	Server   *mqtt.Server
+	// OnExpired is told about each MQTT 3.1.1 session the profile expires (the store forgets it).
+	OnExpired func(cl *mqtt.Client)
+	Logger    *slog.Logger
+}
+
+// Profile is the Mochi hook that gives the broker one of the emulator's behaviour profiles:
+// AWS IoT Core's documented deviations from MQTT 3.1.1 (profile aws) or MQTT exactness (profile
+// mqtt). Both profiles also get fixes for Mochi's MQTT 3.1.1 bugs: v3 CONNACK codes, and no
+// DISCONNECT packet ever sent to a 3.1.1 client.
+type Profile struct {
+	mqtt.HookBase
+	opts ProfileOptions
+	log  *slog.Logger
+
+	clients  sync.Map // *mqtt.Client → *clientState
+	connects sync.Map // client id → time of its last CONNECT (throttle)
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// clientState is what the profile tracks per connection; only its read goroutine writes it.
+type clientState struct {
+	dropPublish bool // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
+	bucket      tokenBucket
+	bytes       tokenBucket
+}
+
+// NewProfile returns the hook; add it before the Authorizer so protocol limits come first.
+func NewProfile(opts ProfileOptions) *Profile {
+	if opts.SessionExpiry <= 0 {
+		opts.SessionExpiry = time.Hour
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Profile{opts: opts, log: log}
+}
+
+// ID names the hook.
+func (p *Profile) ID() string { return "iotcore-profile" }
+
+// Provides lists the events the hook handles.
+func (p *Profile) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnDisconnect, mqtt.OnPacketRead,
+		mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
+	}, []byte{b})
+}
+
+// Capabilities adjusts the server capabilities for the profile: AWS IoT Core supports QoS 0 and 1
+// and MQTT 5 sessions of up to 7 days; MQTT 3.1.1 session expiry is enforced by the profile.
+func Capabilities(aws bool, sessionExpiry time.Duration) *mqtt.Capabilities {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages
+	if aws {
+		caps.MaximumQos = 1
+		caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+		caps.TopicAliasMaximum = 8
+		caps.SubIDAvailable = 0
+	} else {
+		caps.MaximumSessionExpiryInterval = uint32(sessionExpiry / time.Second)
+	}
+	return caps
+}
+
+// ProtocolLimit is the cause recorded when the profile closes a connection for breaking one of
+// AWS IoT Core's protocol limits; lifecycle events report it as CLIENT_ERROR.
+type ProtocolLimit struct{ Reason string }
+
+func (e *ProtocolLimit) Error() string { return e.Reason }
+
+// Unwrap makes Mochi treat the error as a rejected packet, which ends the connection.
+func (e *ProtocolLimit) Unwrap() error { return packets.ErrRejectPacket }
+
+// limit logs a broken limit and returns the error that closes the connection. MQTT 5 clients get
+// a DISCONNECT with code first.
+func (p *Profile) limit(cl *mqtt.Client, code packets.Code, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	p.log.Warn("connection closed: AWS IoT Core limit", "client", cl.ID, "remote", cl.Net.Remote, "reason", reason)
+	if cl.Properties.ProtocolVersion == 5 && p.opts.Server != nil && cl.State.Keepalive != 0 {
+		_ = p.opts.Server.DisconnectClient(cl, code)
+	}
+	return &ProtocolLimit{Reason: reason}
+}
+
+// OnPacketRead applies AWS IoT Core's limits to each packet as it arrives.
+func (p *Profile) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if !p.opts.AWS || cl.Net.Inline {
+		return pk, nil
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		return pk, p.readConnect(cl, pk)
+	case packets.Publish:
+		return pk, p.readPublish(cl, pk)
+	case packets.Subscribe:
+		return pk, p.readSubscribe(cl, pk)
+	}
+	return pk, nil
+}
+
+func (p *Profile) readConnect(cl *mqtt.Client, pk packets.Packet) error {
+	id := pk.Connect.ClientIdentifier
+	switch {
+	case len(id) > MaxClientIDBytes:
+		return p.limit(cl, packets.ErrClientIdentifierNotValid, "client id of %d bytes exceeds %d", len(id), MaxClientIDBytes)
+	case strings.HasPrefix(id, "$"):
+		return p.limit(cl, packets.ErrClientIdentifierNotValid, "client id %q starts with $, which AWS reserves", id)
+	case pk.Connect.WillFlag && pk.Connect.WillQos > 1:
+		return p.limit(cl, packets.ErrQosNotSupported, "will QoS %d is not supported (QoS 0 and 1 only)", pk.Connect.WillQos)
+	case pk.Connect.WillFlag:
+		if reason := topicLimit(pk.Connect.WillTopic); reason != "" {
+			return p.limit(cl, packets.ErrTopicNameInvalid, "will %s", reason)
+		}
+	}
+	if p.opts.Throttle && id != "" {
+		now := time.Now()
+		if last, ok := p.connects.Swap(id, now); ok && now.Sub(last.(time.Time)) < time.Second {
+			return p.limit(cl, packets.ErrConnectionRateExceeded, "more than one CONNECT per second for client id %q", id)
+		}
+	}
+	return nil
+}
+
+func (p *Profile) readPublish(cl *mqtt.Client, pk packets.Packet) error {
+	st := p.state(cl)
+	st.dropPublish = false
+	if reason := topicLimit(pk.TopicName); reason != "" {
+		return p.limit(cl, packets.ErrTopicNameInvalid, "publish %s", reason)
+	}
+	if len(pk.Payload) > MaxPayloadBytes {
+		return p.limit(cl, packets.ErrPacketTooLarge, "payload of %d bytes exceeds %d", len(pk.Payload), MaxPayloadBytes)
+	}
+	if pk.FixedHeader.Qos == 2 {
+		p.log.Warn("QoS 2 publish ignored (AWS IoT Core supports QoS 0 and 1)", "client", cl.ID, "topic", pk.TopicName)
+		st.dropPublish = true
+		return nil
+	}
+	if p.opts.Throttle {
+		now := time.Now()
+		if !st.bucket.take(now, 100, 1) {
+			p.log.Warn("publish discarded: over 100 publishes per second", "client", cl.ID, "topic", pk.TopicName)
+			st.dropPublish = true
+			return nil
+		}
+		if wait := st.bytes.delay(now, 512*1024, float64(len(pk.Payload))); wait > 0 {
+			time.Sleep(wait) // AWS delays traffic over 512 KiB/s per connection
+		}
+	}
+	return nil
+}
+
+func (p *Profile) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
+	if n := len(pk.Filters); n > MaxFiltersPerSubscribe {
+		return p.limit(cl, packets.ErrQuotaExceeded, "SUBSCRIBE with %d topic filters exceeds %d", n, MaxFiltersPerSubscribe)
+	}
+	total := cl.State.Subscriptions.Len()
+	for _, f := range pk.Filters {
+		if reason := topicLimit(f.Filter); reason != "" {
+			return p.limit(cl, packets.ErrTopicFilterInvalid, "subscribe %s", reason)
+		}
+		if _, ok := cl.State.Subscriptions.Get(f.Filter); !ok {
+			total++
+		}
+	}
+	if total > MaxSubscriptionsPerConn {
+		return p.limit(cl, packets.ErrQuotaExceeded, "%d subscriptions exceed %d per connection", total, MaxSubscriptionsPerConn)
+	}
+	return nil
+}
+
+// topicLimit explains why a topic name or filter breaks AWS's size and depth limits, or is "".
+// The Basic Ingest prefix $aws/rules/<rule>/ and a shared subscription's $share/<group>/ do not
+// count.
+func topicLimit(topic string) string {
+	rest := topic
+	for _, prefix := range []string{"$aws/rules/", "$share/", "$SHARE/"} {
+		if strings.HasPrefix(rest, prefix) {
+			if i := strings.IndexByte(rest[len(prefix):], '/'); i >= 0 {
+				rest = rest[len(prefix)+i+1:]
+			}
+			break
+		}
+	}
+	if len(rest) > MaxTopicBytes {
+		return fmt.Sprintf("topic of %d bytes exceeds %d", len(rest), MaxTopicBytes)
+	}
+	if n := strings.Count(rest, "/"); n > MaxTopicSlashes {
+		return fmt.Sprintf("topic %q has %d slashes, more than %d", topic, n, MaxTopicSlashes)
+	}
+	return ""
+}
+
+// OnConnect clamps the keep-alive to AWS's range: 1–29 s become 30, 0 and over 1200 become 1200.
+// MQTT 5 clients are told the value in CONNACK (Server Keep Alive).
+func (p *Profile) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if !p.opts.AWS {
+		return nil
+	}
+	ka := cl.State.Keepalive
+	switch {
+	case ka == 0 || ka > MaxKeepAlive:
+		ka = MaxKeepAlive
+	case ka < MinKeepAlive:
+		ka = MinKeepAlive
+	}
+	if ka != cl.State.Keepalive {
+		cl.State.Keepalive = ka
+		cl.State.ServerKeepalive = true
+	}
+	return nil
+}
+
+// OnPublish drops what readPublish marked (QoS 2 and throttled publishes: no acknowledgement,
+// not routed) and keeps retained messages off $ topics under profile aws.
+func (p *Profile) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if !p.opts.AWS || cl.Net.Inline {
+		return pk, nil
+	}
+	if st := p.state(cl); st.dropPublish {
+		st.dropPublish = false
+		return pk, packets.ErrRejectPacket
+	}
+	if pk.FixedHeader.Retain && strings.HasPrefix(pk.TopicName, "$") {
+		p.log.Warn("retain flag ignored: AWS does not retain messages on $ topics", "client", cl.ID, "topic", pk.TopicName)
+		pk.FixedHeader.Retain = false
+	}
+	return pk, nil
+}
+
+// OnSubscribe turns off retained-message delivery for wildcard filters under profile aws (AWS
+// sends retained messages on subscribe only for exact filters), and makes Mochi refuse filters
+// that MQTT forbids but Mochi accepts, such as "a+/b" and "sport/tennis#".
+func (p *Profile) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	for i, f := range pk.Filters {
+		if !validFilter(f.Filter) {
+			pk.Filters[i].Filter = invalidFilter
+			continue
+		}
+		if p.opts.AWS && strings.ContainsAny(f.Filter, "+#") {
+			pk.Filters[i].RetainHandling = 2
+		}
+	}
+	return pk
+}
+
+// invalidFilter is a filter Mochi refuses ("#" not last), used to make it answer SUBACK 0x80 to
+// 3.1.1 clients (0x8F to MQTT 5 clients).
+const invalidFilter = "#/#"
+
+// validFilter applies MQTT's topic filter rules [MQTT-4.7.1-2] [MQTT-4.7.1-3]: "#" only alone
+// as the last level, "+" only alone in a level, and at least one character.
+func validFilter(filter string) bool {
+	if filter == "" {
+		return false
+	}
+	levels := strings.Split(filter, "/")
+	for i, level := range levels {
+		if strings.Contains(level, "#") && (level != "#" || i != len(levels)-1) {
+			return false
+		}
+		if strings.Contains(level, "+") && level != "+" {
+			return false
+		}
+	}
+	return true
+}
+
+// OnPacketEncode keeps Mochi's MQTT 5 habits away from MQTT 3.1.1 clients: CONNACK return codes
+// are mapped to 3.1.1's (0x01 unacceptable protocol level, 0x02 identifier rejected) or, for
+// other malformed CONNECTs, not sent at all [MQTT-3.1.4-1]; and DISCONNECT, a client-only
+// packet in 3.1.1, is never sent (the connection is just closed).
+func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Properties.ProtocolVersion == 5 {
+		return pk
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Disconnect:
+		pk.FixedHeader.Type = packets.Reserved // Mochi cannot encode it, so nothing is written
+	case packets.Connack:
+		switch pk.ReasonCode {
+		case packets.ErrProtocolViolationProtocolVersion.Code, packets.ErrUnsupportedProtocolVersion.Code:
+			pk.ReasonCode = packets.Err3UnsupportedProtocolVersion.Code
+		case packets.ErrUnspecifiedError.Code, packets.ErrClientIdentifierNotValid.Code:
+			pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
+		default:
+			if pk.ReasonCode >= 0x80 {
+				pk.FixedHeader.Type = packets.Reserved
+			}
+		}
+	}
+	return pk
+}
+
+// OnDisconnect forgets the connection's state.
+func (p *Profile) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	p.clients.Delete(cl)
+}
+
+func (p *Profile) state(cl *mqtt.Client) *clientState {
+	if v, ok := p.clients.Load(cl); ok {
+		return v.(*clientState)
+	}
+	v, _ := p.clients.LoadOrStore(cl, &clientState{})
+	return v.(*clientState)
+}
+
+// OnStarted starts the expiry of MQTT 3.1.1 persistent sessions. Mochi applies one expiry to
+// every 3.1.1 session and reads MQTT 5's from the client; AWS gives 3.1.1 sessions an hour and
+// MQTT 5 sessions up to 7 days, so under profile aws the profile expires 3.1.1 sessions itself.
+func (p *Profile) OnStarted() {
+	if !p.opts.AWS || p.opts.Server == nil {
+		return
+	}
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case now := <-t.C:
+				p.expireSessions(now)
+			}
+		}
+	}()
+}
+
+// OnStopped stops the expiry loop.
+func (p *Profile) OnStopped() {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
+	}
+}
+
+func (p *Profile) expireSessions(now time.Time) {
+	limit := now.Add(-p.opts.SessionExpiry).Unix()
+	for id, cl := range p.opts.Server.Clients.GetAll() {
+		stopped := cl.StopTime()
+		if stopped == 0 || stopped > limit || cl.Properties.ProtocolVersion == 5 || cl.Properties.Clean || cl.Net.Inline {
+			continue
+		}
+		if current, ok := p.opts.Server.Clients.Get(id); !ok || current != cl {
+			continue
+		}
+		p.log.Info("persistent session expired", "client", id, "after", p.opts.SessionExpiry)
+		p.opts.Server.UnsubscribeClient(cl)
+		cl.ClearInflights()
+		p.opts.Server.Clients.Delete(id)
+		if p.opts.OnExpired != nil {
+			p.opts.OnExpired(cl)
+		}
+	}
+}
+
+// tokenBucket is a simple rate limiter for the throttles.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *tokenBucket) refill(now time.Time, rate float64) {
+	if b.last.IsZero() {
+		b.tokens, b.last = rate, now
+		return
+	}
+	b.tokens += now.Sub(b.last).Seconds() * rate
+	if b.tokens > rate {
+		b.tokens = rate
+	}
+	b.last = now
+}
+
+// take removes n tokens if there are enough.
+func (b *tokenBucket) take(now time.Time, rate, n float64) bool {
+	b.refill(now, rate)
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
+
+// delay removes n tokens, going into debt, and returns how long the debt takes to repay.
+func (b *tokenBucket) delay(now time.Time, rate, n float64) time.Duration {
+	b.refill(now, rate)
+	b.tokens -= n
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / rate * float64(time.Second))
+}
