@@ -30,6 +30,9 @@ type Config struct {
 	Throttle         bool          // AWS's per-connection rate limits (profile aws)
 	Demo             bool          // create the demo device that the start banner's command uses
 	Logger           *slog.Logger  // default slog.Default()
+	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
+	// byte for byte.
+	Now func() time.Time
 }
 
 // Default addresses, as the command line documents them.

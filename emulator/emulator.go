@@ -23,6 +23,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
 // Emulator is one running iotcore-local: listeners, broker, registry and HTTP API.
@@ -32,6 +33,7 @@ type Emulator struct {
 
 	pki         *pki.Authority
 	registry    *registry.Registry
+	shadows     *shadow.Service
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
@@ -80,6 +82,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
+	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now, Logger: e.log.With("component", "shadow")})
+	if err != nil {
+		return fmt.Errorf("open shadow store: %w", err)
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -123,7 +129,8 @@ func (e *Emulator) startBroker() error {
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle} {
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -228,6 +235,11 @@ func (e *Emulator) Close() error {
 		if e.unwatch != nil {
 			e.unwatch()
 		}
+		if e.shadows != nil {
+			if err := e.shadows.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
 		if e.registry != nil {
 			if err := e.registry.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close registry: %w", err))
@@ -267,6 +279,9 @@ func (e *Emulator) RootCAFile() string { return e.pki.RootCAFile() }
 
 // RootCAPEM is the CA clients trust, as PEM.
 func (e *Emulator) RootCAPEM() []byte { return e.pki.RootCAPEM() }
+
+// Shadows is the Device Shadow service, shared by MQTT and HTTP.
+func (e *Emulator) Shadows() *shadow.Service { return e.shadows }
 
 // Registry is the emulator's registry, for tests that inspect or change state directly.
 func (e *Emulator) Registry() *registry.Registry { return e.registry }

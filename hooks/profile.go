@@ -10,6 +10,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/iotcore-local/iotcore-local/listener"
 )
 
 // AWS IoT Core's documented limits (reference: aws-iot-connection §2).
@@ -79,7 +81,7 @@ func (p *Profile) ID() string { return "iotcore-profile" }
 // Provides lists the events the hook handles.
 func (p *Profile) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnDisconnect, mqtt.OnPacketRead,
+		mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
 		mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
 	}, []byte{b})
 }
@@ -246,6 +248,36 @@ func (p *Profile) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.State.ServerKeepalive = true
 	}
 	return nil
+}
+
+// takeoverWait bounds how long a new connection waits for the one it replaces to be cleaned up.
+const takeoverWait = 5 * time.Second
+
+// OnSessionEstablish makes a takeover safe. Mochi closes the old connection with the same client
+// id and registers the new session at once, while the old connection's clean-up still runs; for a
+// clean session that clean-up deletes the client id — the new session's — and its deliveries
+// stop. So the profile closes the old connection itself (DISCONNECT 0x8E to MQTT 5 clients, as
+// AWS sends; nothing to 3.1.1 clients) and waits until the broker has finished with it.
+func (p *Profile) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if p.opts.Server == nil || cl.Net.Inline {
+		return
+	}
+	old, ok := p.opts.Server.Clients.Get(cl.ID)
+	if !ok || old == cl {
+		return
+	}
+	conn, ok := old.Net.Conn.(*listener.Conn)
+	if !ok {
+		return
+	}
+	if !old.Closed() {
+		_ = p.opts.Server.DisconnectClient(old, packets.ErrSessionTakenOver)
+	}
+	select {
+	case <-conn.Ended():
+	case <-time.After(takeoverWait):
+		p.log.Warn("taken-over connection still running", "client", cl.ID, "remote", old.Net.Remote)
+	}
 }
 
 // OnPublish drops what readPublish marked (QoS 2 and throttled publishes: no acknowledgement,

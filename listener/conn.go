@@ -19,6 +19,7 @@ type Conn struct {
 	transcript     *Transcript
 	connectTimeout time.Duration
 	stopping       func() bool // reports whether the listener is closing
+	ended          chan struct{} // closed once the broker has finished with the connection
 
 	mu        sync.Mutex
 	bytesRead int64
@@ -31,8 +32,13 @@ var _ net.Conn = (*Conn)(nil)
 
 // newConn wraps a handshaken TLS connection; stopping tells a shutdown from a client hang-up.
 func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping func() bool) *Conn {
-	return &Conn{tls: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping}
+	return &Conn{tls: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping, ended: make(chan struct{})}
 }
+
+// Ended is closed once the broker has finished with the connection: its session ended and the
+// broker's clean-up after it ran. A new connection taking over the same client id waits for it,
+// so that the old session's clean-up cannot remove the new one.
+func (c *Conn) Ended() <-chan struct{} { return c.ended }
 
 // ConnectionState is the TLS state of the connection: PeerCertificates, NegotiatedProtocol,
 // ServerName and the rest.

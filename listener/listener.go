@@ -191,6 +191,7 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn) {
 	}
 
 	sessionErr := establish(l.cfg.ID, c)
+	close(c.ended)
 	if sessionErr != nil {
 		l.log.Debug("mqtt session ended", "listener", l.cfg.ID, "transcript", t.Record().ID, "error", sessionErr)
 	}
