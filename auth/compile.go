@@ -28,13 +28,22 @@ type statementLists struct {
 	deny, allow []int32
 }
 
-// compiledStatement is one statement with its variables resolved and its patterns compiled.
+// compiledStatement is one statement with its variables resolved, its Condition evaluated and
+// its patterns compiled.
 type compiledStatement struct {
-	policy      string
-	index       int
-	source      *Statement
-	deny        bool
-	conditional bool // has a Condition, which is not evaluated yet
+	policy     string
+	index      int
+	source     *Statement
+	deny       bool
+	vars       bool        // its document knows policy variables (Version 2012-10-17)
+	conditions []Condition // as evaluated (parsed from source.Condition for a hand-built Statement)
+	// excluded is set when the Condition is false for this connection: the statement is left out
+	// of every decision. failed is the index in conditions of the first condition that was
+	// false, or -1; condErr says why the Condition could not be evaluated at all (a Deny then
+	// applies as if unconditional, an Allow is excluded).
+	excluded    bool
+	failed      int
+	condErr     string
 	actionMask  uint8
 	actions     []glob // Action, or NotAction when notAction
 	notAction   bool
@@ -72,8 +81,12 @@ func (r *resourcePattern) match(s *subject) bool {
 // naming another account or region can never match and is marked so; wildcards are allowed in
 // those fields but never cross a colon. The sixth field becomes a glob over "TYPE/NAME".
 //
-// Statements with a Condition are not evaluated yet and fail closed: a conditional Allow grants
-// nothing, a conditional Deny denies as if it had no condition. Explain says so when it matters.
+// Every condition key AWS IoT provides describes the connection, not the message, so each
+// statement's Condition is evaluated here, once: a statement whose Condition is false is
+// excluded from every decision of the connection (Explain and Excluded say which condition was
+// false and what it saw), and Decide never looks at conditions. A hand-built statement whose
+// Condition cannot be evaluated fails closed: an Allow is excluded, a Deny applies.
+//
 // Policy variables are substituted only in documents of Version 2012-10-17: as in IAM, in a
 // document of 2008-10-17 or without Version, "${...}" is literal text.
 //
@@ -82,13 +95,14 @@ func (r *resourcePattern) match(s *subject) bool {
 // documents, which must not be modified afterwards.
 func Compile(policies []NamedDocument, env Environment) *Compiled {
 	c := &Compiled{env: env}
+	sc := newScope(&c.env)
 	for _, p := range policies {
 		if p.Document == nil {
 			continue
 		}
 		c.policies++
 		for i := range p.Document.Statements {
-			c.statements = append(c.statements, compileStatement(p.Name, i, &p.Document.Statements[i], &c.env, p.Document.Version == Version2012))
+			c.statements = append(c.statements, compileStatement(p.Name, i, &p.Document.Statements[i], sc, p.Document.Version == Version2012))
 		}
 	}
 	for i := range c.statements {
@@ -112,7 +126,7 @@ func (st *compiledStatement) effective() bool {
 	if st.source.Effect != EffectAllow && st.source.Effect != EffectDeny {
 		return false
 	}
-	if !st.deny && st.conditional {
+	if st.excluded {
 		return false
 	}
 	if !st.notResource {
@@ -137,14 +151,16 @@ func (st *compiledStatement) addTo(l *statementLists, idx int32) {
 // compileStatement compiles one statement. vars says whether policy variables are recognized:
 // as in IAM, only a document of Version 2012-10-17 has them; in any other, "${...}" is plain text
 // in which `*` and `?` are wildcards like anywhere else.
-func compileStatement(policy string, index int, s *Statement, env *Environment, vars bool) compiledStatement {
+func compileStatement(policy string, index int, s *Statement, sc *scope, vars bool) compiledStatement {
 	st := compiledStatement{
-		policy:      policy,
-		index:       index,
-		source:      s,
-		deny:        s.Effect == EffectDeny,
-		conditional: hasCondition(s.Condition),
+		policy: policy,
+		index:  index,
+		source: s,
+		deny:   s.Effect == EffectDeny,
+		vars:   vars,
+		failed: -1,
 	}
+	st.evaluateConditions(sc)
 	actions := s.Actions
 	if len(actions) == 0 && len(s.NotActions) > 0 {
 		actions, st.notAction = s.NotActions, true
@@ -162,9 +178,37 @@ func compileStatement(policy string, index int, s *Statement, env *Environment, 
 		resources, st.notResource = s.NotResources, true
 	}
 	for _, r := range resources {
-		st.resources = append(st.resources, compileResource(r, env, vars))
+		st.resources = append(st.resources, compileResource(r, sc, vars))
 	}
 	return st
+}
+
+// evaluateConditions evaluates the statement's Condition for the connection, in document order,
+// stopping at the first condition that is false.
+func (st *compiledStatement) evaluateConditions(sc *scope) {
+	st.conditions = st.source.Conditions
+	if st.conditions == nil && hasCondition(st.source.Condition) {
+		parsed, err := parseConditionBlock(st.source.Condition, "Condition")
+		if err != nil {
+			st.condErr = err.Error()
+			st.excluded = !st.deny
+			return
+		}
+		st.conditions = parsed
+	}
+	for i := range st.conditions {
+		holds, valid := evalCondition(sc, &st.conditions[i], st.vars)
+		if !valid {
+			st.failed = i
+			st.condErr = whyFalse(sc, &st.conditions[i], st.vars)
+			st.excluded = !st.deny
+			return
+		}
+		if !holds {
+			st.failed, st.excluded = i, true
+			return
+		}
+	}
 }
 
 // hasCondition reports whether a Condition block has any content.
@@ -210,8 +254,9 @@ func (st *compiledStatement) matchedResource(s *subject) int {
 // arnFields names the first five ARN fields, for Explain.
 var arnFields = [5]string{"prefix", "partition", "service", "region", "account"}
 
-// compileResource compiles one Resource entry for env; vars as for compileStatement.
-func compileResource(pattern string, env *Environment, vars bool) resourcePattern {
+// compileResource compiles one Resource entry for the connection; vars as for compileStatement.
+func compileResource(pattern string, sc *scope, vars bool) resourcePattern {
+	env := sc.env
 	rp := resourcePattern{source: pattern, display: pattern}
 	if pattern == "*" {
 		rp.all = true
@@ -221,7 +266,7 @@ func compileResource(pattern string, env *Environment, vars bool) resourcePatter
 	toks := tokenize(pattern, vars)
 	for _, t := range toks {
 		if t.kind == tokVariable {
-			rp.display, rp.unresolved = resolvedText(toks, env)
+			rp.display, rp.unresolved = resolvedText(toks, sc)
 			break
 		}
 	}
@@ -233,13 +278,13 @@ func compileResource(pattern string, env *Environment, vars bool) resourcePatter
 	}
 	want := [5]string{"arn", env.partition(), "iot", env.Region, env.Account}
 	for i := range want {
-		if !fieldMatches(fields[i], want[i], env) {
+		if !fieldMatches(fields[i], want[i], sc) {
 			rp.none = true
 			rp.whyNone = fmt.Sprintf("its %s does not match this connection's %q", arnFields[i], want[i])
 			return rp
 		}
 	}
-	rp.glob = buildGlob(fields[5], env)
+	rp.glob = buildGlob(fields[5], sc)
 	rp.all = rp.glob.isStar()
 	return rp
 }
@@ -247,7 +292,7 @@ func compileResource(pattern string, env *Environment, vars bool) resourcePatter
 // resolvedText renders a tokenized pattern with the variables that resolve replaced by their
 // values, for Explain. Escapes and unresolved variables are shown as written, so that the text
 // does not suggest a wildcard where there is none. It also returns the unresolved names.
-func resolvedText(toks []token, env *Environment) (string, []string) {
+func resolvedText(toks []token, sc *scope) (string, []string) {
 	var b strings.Builder
 	var unresolved []string
 	for _, t := range toks {
@@ -259,7 +304,7 @@ func resolvedText(toks []token, env *Environment) (string, []string) {
 		case tokOne:
 			b.WriteByte('?')
 		case tokVariable:
-			v, ok := resolveVariable(t.text, env)
+			v, ok := sc.variable(t.text)
 			if !ok {
 				unresolved = append(unresolved, t.text)
 			}
@@ -311,20 +356,20 @@ func splitARN(toks []token) (fields [6][]token, n int) {
 
 // fieldMatches matches one of the first five ARN fields of a pattern against this connection's
 // value. Plain text, the usual case, is compared directly.
-func fieldMatches(toks []token, want string, env *Environment) bool {
+func fieldMatches(toks []token, want string, sc *scope) bool {
 	switch {
 	case len(toks) == 0:
 		return want == ""
 	case len(toks) == 1 && toks[0].kind == tokText:
 		return toks[0].text == want
 	}
-	g := buildGlob(toks, env)
+	g := buildGlob(toks, sc)
 	return g.matchString(want)
 }
 
 // buildGlob compiles tokens into a case-sensitive glob. Variables become literal text: their value
 // when they resolve, "${name}" when they do not, so nothing substituted is ever a wildcard.
-func buildGlob(toks []token, env *Environment) glob {
+func buildGlob(toks []token, sc *scope) glob {
 	b := globBuilder{ops: make([]globOp, 0, len(toks))}
 	for _, t := range toks {
 		switch t.kind {
@@ -335,7 +380,7 @@ func buildGlob(toks []token, env *Environment) glob {
 		case tokOne:
 			b.one()
 		case tokVariable:
-			if v, ok := resolveVariable(t.text, env); ok {
+			if v, ok := sc.variable(t.text); ok {
 				b.literal(v)
 			} else {
 				b.literal("${")

@@ -287,19 +287,31 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "Condition is not evaluated yet: conditional Allow grants nothing, conditional Deny denies",
-			docs: []string{`{"Statement":[
+			name: "a Condition is evaluated once per connection: a false one drops its statement",
+			docs: []string{`{"Version":"2012-10-17","Statement":[
 				{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}},
 				{"Effect":"Allow","Action":"iot:Publish","Resource":"*","Condition":{}},
 				{"Effect":"Allow","Action":"iot:Receive","Resource":"*"},
-				{"Effect":"Deny","Action":"iot:Receive","Resource":"` + arnPrefix + `topic/x","Condition":{"StringEquals":{"iot:ClientId":"nobody"}}}
+				{"Effect":"Deny","Action":"iot:Receive","Resource":"` + arnPrefix + `topic/x","Condition":{"StringEquals":{"iot:ClientId":"nobody"}}},
+				{"Effect":"Deny","Action":"iot:Receive","Resource":"` + arnPrefix + `topic/y","Condition":{"StringEquals":{"iot:ClientId":"${iot:Connection.Thing.ThingName}"}}},
+				{"Effect":"Allow","Action":"iot:Subscribe","Resource":"*","Condition":{"StringEquals":{"iot:ClientId":"nobody"}}}
 			]}`},
 			checks: []check{
-				{ActionConnect, "client", "dev1", false, "", -1},
+				{ActionConnect, "client", "dev1", true, "p0", 0},
 				{ActionPublish, "topic", "a", true, "p0", 1}, // an empty Condition is no condition
 				{ActionReceive, "topic", "a", true, "p0", 2},
-				{ActionReceive, "topic", "x", false, "p0", 3},
+				{ActionReceive, "topic", "x", true, "p0", 2},  // the Deny's condition is false
+				{ActionReceive, "topic", "y", false, "p0", 4}, // the Deny's condition holds
+				{ActionSubscribe, "topicfilter", "a", false, "", -1},
 			},
+		},
+		{
+			name: "a false Condition leaves the statement out for this connection only",
+			env:  func(e *Environment) { e.ThingIsAttached = false },
+			docs: []string{`{"Version":"2012-10-17","Statement":[
+				{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}}
+			]}`},
+			checks: []check{{ActionConnect, "client", "dev1", false, "", -1}},
 		},
 	}
 	for _, tt := range tests {
@@ -357,10 +369,15 @@ func TestResourceARN(t *testing.T) {
 }
 
 func TestDecideDoesNotAllocate(t *testing.T) {
-	c := Compile([]NamedDocument{{Name: "device", Document: mustParse(t, benchPolicy)}}, testEnv())
-	for _, ck := range benchChecks {
-		if n := testing.AllocsPerRun(100, func() { c.Decide(ck.action, ck.typ, ck.name) }); n != 0 {
-			t.Errorf("Decide(%s, %s/%s) allocates %v times", ck.action, ck.typ, ck.name, n)
+	for _, bc := range benchCases(t) {
+		c := Compile([]NamedDocument{{Name: "device", Document: mustParse(t, bc.policy)}}, bc.env)
+		for _, ck := range bc.checks {
+			if got := c.Decide(ck.action, ck.typ, ck.name).Allowed; got != ck.allowed {
+				t.Errorf("%s: Decide(%s, %s/%s).Allowed = %v, want %v", bc.name, ck.action, ck.typ, ck.name, got, ck.allowed)
+			}
+			if n := testing.AllocsPerRun(100, func() { c.Decide(ck.action, ck.typ, ck.name) }); n != 0 {
+				t.Errorf("%s: Decide(%s, %s/%s) allocates %v times", bc.name, ck.action, ck.typ, ck.name, n)
+			}
 		}
 	}
 }
@@ -368,13 +385,18 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 // TestDecideConcurrent runs Decide and Explain from many goroutines on one Compiled, for the race
 // detector: a connection's checks may come from its reader and from other clients' deliveries.
 func TestDecideConcurrent(t *testing.T) {
-	c := Compile([]NamedDocument{{Name: "device", Document: mustParse(t, benchPolicy)}}, testEnv())
+	cases := benchCases(t)
+	compiled := make([]*Compiled, len(cases))
+	for i, bc := range cases {
+		compiled[i] = Compile([]NamedDocument{{Name: "device", Document: mustParse(t, bc.policy)}}, bc.env)
+	}
 	done := make(chan struct{})
 	for g := 0; g < 8; g++ {
 		go func() {
 			defer func() { done <- struct{}{} }()
+			c, checks := compiled[g%len(cases)], cases[g%len(cases)].checks
 			for i := 0; i < 200; i++ {
-				ck := benchChecks[(g+i)%len(benchChecks)]
+				ck := checks[(g+i)%len(checks)]
 				if c.Decide(ck.action, ck.typ, ck.name).Allowed != ck.allowed || c.Explain(ck.action, ck.typ, ck.name).Allowed != ck.allowed {
 					t.Errorf("Decide(%s, %s/%s) wrong under concurrency", ck.action, ck.typ, ck.name)
 					return

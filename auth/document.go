@@ -40,8 +40,10 @@ type Statement struct {
 	Resources    []string
 	NotResources []string
 	// Condition is the statement's condition block as written (a JSON object), nil when absent.
-	// It is not evaluated yet; see Compile for how a conditional statement is treated meanwhile.
 	Condition json.RawMessage
+	// Conditions is Condition parsed and validated by ParseDocument, in document order. Compile
+	// evaluates these; for a hand-built Statement that sets only Condition, Compile parses it.
+	Conditions []Condition
 }
 
 // ParseError is why ParseDocument refused a document. Field names the element at fault in the
@@ -207,6 +209,9 @@ func parseStatement(raw json.RawMessage, path string) (Statement, error) {
 			case "null":
 			case "object":
 				s.Condition = append(json.RawMessage(nil), m.value...)
+				if s.Conditions, err = parseConditionBlock(m.value, field); err != nil {
+					return s, err
+				}
 			default:
 				return s, fieldError(field, "must be an object, got %s", k)
 			}

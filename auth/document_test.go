@@ -96,7 +96,8 @@ func TestParseDocumentShapes(t *testing.T) {
 			name: "no version, condition kept",
 			doc:  `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}}]}`,
 			want: &Document{Statements: []Statement{
-				{Effect: EffectAllow, Actions: []string{"*"}, Resources: []string{"*"}, Condition: json.RawMessage(`{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}`)},
+				{Effect: EffectAllow, Actions: []string{"*"}, Resources: []string{"*"}, Condition: json.RawMessage(`{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}`),
+					Conditions: []Condition{{Operator: "Bool", Key: "iot:Connection.Thing.IsAttached", Values: []string{"true"}}}},
 			}},
 		},
 		{

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +27,33 @@ func TestExamplePolicies(t *testing.T) {
 	noThing.ThingName, noThing.ThingTypeName, noThing.ThingAttributes = "", "", nil
 	otherRegion := testEnv()
 	otherRegion.Region, otherRegion.Account = "eu-west-1", "210987654321"
+
+	// Connections for the fixtures that use conditions and certificate variables.
+	with := func(adjust func(*Environment)) Environment {
+		e := testEnv()
+		adjust(&e)
+		return e
+	}
+	rich := richCert(t)
+	withCert := with(func(e *Environment) { e.Certificate = rich })
+	otherClient := with(func(e *Environment) { e.Certificate, e.ClientID = rich, "dev2" })
+	bySerial := with(func(e *Environment) { e.Certificate, e.ClientID = rich, "10525622389124227206" })
+	noCN := with(func(e *Environment) { e.Certificate = newTestCert(t, certSpec{subject: names(oidO, "Example Corp")}) })
+	evilOrg := with(func(e *Environment) {
+		e.Certificate = newTestCert(t, certSpec{subject: names(oidCN, "dev1", oidO, "Example Corp", oidO, "Evil Corp")})
+	})
+	persistent := with(func(e *Environment) { e.PersistentConnect = true })
+	willOnly := with(func(e *Environment) { e.HasWill, e.WillTopic = true, "my/lastwill/topicName" })
+	willElsewhere := with(func(e *Environment) { e.HasWill, e.WillTopic = true, "my/lastwill/other" })
+	persistentWill := with(func(e *Environment) {
+		e.PersistentConnect, e.HasWill, e.WillTopic = true, true, "my/lastwill/topicName"
+	})
+	from := func(ip string) Environment {
+		return with(func(e *Environment) { e.SourceIP = netip.MustParseAddr(ip) })
+	}
+	detached := with(func(e *Environment) { e.ThingIsAttached = false })
+	lowFloor := with(func(e *Environment) { e.ThingAttributes = map[string]string{"site": "plant-7", "Floor": "1"} })
+	otherSite := with(func(e *Environment) { e.ThingAttributes = map[string]string{"site": "plant-8", "Floor": "3"} })
 
 	type fixtureCase struct {
 		env    Environment
@@ -128,6 +156,95 @@ func TestExamplePolicies(t *testing.T) {
 				{ActionReceive, "topic", "secret/x", true, p, 1},
 				{ActionConnect, "client", "x", false, "", -1},
 			}},
+		},
+		"client-id-is-certificate-cn.json": {
+			{withCert, []check{
+				{ActionConnect, "client", "dev1", true, p, 0},
+				{ActionConnect, "client", "anything", true, p, 0}, // the client ID is checked by the condition
+				{ActionPublish, "topic", "devices/dev1/telemetry", true, p, 1},
+				{ActionPublish, "topic", "devices/dev2/telemetry", false, "", -1},
+				{ActionSubscribe, "topicfilter", "devices/dev1/#", true, p, 2},
+			}},
+			{otherClient, []check{ // client ID dev2 with a certificate for dev1
+				{ActionConnect, "client", "dev2", false, "", -1},
+				{ActionPublish, "topic", "devices/dev1/telemetry", true, p, 1},
+			}},
+			{testEnv(), []check{ // no certificate: CN has no value, nothing matches
+				{ActionConnect, "client", "dev1", false, "", -1},
+				{ActionPublish, "topic", "devices/dev1/telemetry", false, "", -1},
+			}},
+		},
+		"certificate-serial-and-organization.json": {
+			{bySerial, []check{
+				{ActionConnect, "client", "10525622389124227206", true, p, 0},
+				{ActionConnect, "client", "921285cbb7a5e086", false, "", -1}, // decimal, not hex
+				{ActionPublish, "topic", "Example Corp/device-stats/10525622389124227206/cpu", true, p, 1},
+				{ActionPublish, "topic", "AnyCompany/device-stats/10525622389124227206/cpu", false, "", -1},
+			}},
+		},
+		"certificate-null-check.json": {
+			{withCert, []check{{ActionConnect, "client", "dev1", true, p, 0}}},
+			{noCN, []check{{ActionConnect, "client", "dev1", false, "", -1}}},
+			{testEnv(), []check{{ActionConnect, "client", "dev1", false, "", -1}}},
+		},
+		"certificate-organization-list.json": {
+			{withCert, []check{ // Organization = [Example Corp, AnyCompany]
+				{ActionConnect, "client", "dev1", true, p, 0},
+				{ActionPublish, "topic", "my/topic/dev1", true, p, 1},
+				{ActionPublish, "topic", "my/topic/dev2", false, "", -1},
+			}},
+			{evilOrg, []check{ // one Organization is not listed
+				{ActionPublish, "topic", "my/topic/dev1", false, "", -1},
+			}},
+			{noCN, []check{ // Organization = [Example Corp]: a subset
+				{ActionPublish, "topic", "my/topic/dev1", true, p, 1},
+			}},
+			{testEnv(), []check{ // IAM's ForAllValues pitfall: with no certificate the key is missing, so the condition holds
+				{ActionPublish, "topic", "my/topic/dev1", true, p, 1},
+			}},
+		},
+		"deny-persistent-sessions.json": {
+			{testEnv(), []check{{ActionConnect, "client", "dev1", true, p, 0}}},
+			{persistent, []check{{ActionConnect, "client", "dev1", false, p, 1}}},
+			{willOnly, []check{{ActionConnect, "client", "dev1", true, p, 0}}},
+			{persistentWill, []check{{ActionConnect, "client", "dev1", false, p, 1}}},
+		},
+		"last-will-topic.json": {
+			{willOnly, []check{{ActionConnect, "client", "dev1", true, p, 0}}},
+			{willElsewhere, []check{{ActionConnect, "client", "dev1", false, "", -1}}},
+			{testEnv(), []check{{ActionConnect, "client", "dev1", false, "", -1}}}, // no will
+			{persistentWill, []check{{ActionConnect, "client", "dev1", false, p, 1}}},
+		},
+		"source-ip.json": {
+			{from("203.0.113.7"), []check{ // the operations subnet
+				{ActionConnect, "client", "dev1", true, p, 0},
+				{ActionPublish, "topic", "admin/reboot", true, p, 0},
+			}},
+			{from("203.0.113.100"), []check{
+				{ActionConnect, "client", "dev1", true, p, 0},
+				{ActionPublish, "topic", "telemetry", true, p, 0},
+				{ActionPublish, "topic", "admin/reboot", false, p, 1},
+			}},
+			{from("2001:db8:1::5"), []check{
+				{ActionSubscribe, "topicfilter", "a/#", true, p, 0},
+				{ActionPublish, "topic", "admin/reboot", false, p, 1},
+			}},
+			{from("198.51.100.1"), []check{{ActionConnect, "client", "dev1", false, "", -1}}},
+			{testEnv(), []check{ // address not known: IpAddress fails, NotIpAddress holds
+				{ActionConnect, "client", "dev1", false, "", -1},
+				{ActionPublish, "topic", "admin/reboot", false, p, 1},
+			}},
+		},
+		"thing-attribute-condition.json": {
+			{testEnv(), []check{
+				{ActionConnect, "client", "dev1", true, p, 0},
+				{ActionPublish, "topic", "sites/plant-7/line-1", true, p, 1},
+				{ActionPublish, "topic", "sites/plant-8/line-1", false, "", -1},
+			}},
+			{lowFloor, []check{{ActionPublish, "topic", "sites/plant-7/line-1", false, "", -1}}},
+			{otherSite, []check{{ActionPublish, "topic", "sites/plant-8/line-1", false, "", -1}}},
+			{detached, []check{{ActionConnect, "client", "dev1", false, "", -1}}},
+			{noThing, []check{{ActionConnect, "client", "dev1", false, "", -1}}},
 		},
 	}
 

@@ -7,9 +7,10 @@ import (
 
 // Explain answers like Decide and fills Reason: which statement allowed or denied, and with which
 // resource pattern; for a default deny, the nearest candidate — an Allow statement covering the
-// action whose resource did not match — and why it did not (unresolved variables, another
-// account or region, an unevaluated Condition). It allocates, so it is meant for denials and
-// logs, not for every message.
+// action whose resource did not match, or whose Condition was false for this connection — and
+// why (unresolved variables, another account or region, the condition that was false and the
+// value it saw). An allow also names a Deny that would have applied but for its Condition. It
+// allocates, so it is meant for denials and logs, not for every message.
 func (c *Compiled) Explain(action, resourceType, name string) Decision {
 	var env Environment
 	if c != nil {
@@ -22,12 +23,12 @@ func (c *Compiled) Explain(action, resourceType, name string) Decision {
 		res := subject{p: [3]string{resourceType, "/", name}}
 		d := Decision{Allowed: allowed, Policy: st.policy, Statement: st.index}
 		if allowed {
-			d.Reason = fmt.Sprintf("allowed: %s allows %s on %s (%s)", st.describe(), action, arn, st.matchNote(&res))
-		} else {
-			d.Reason = fmt.Sprintf("denied: %s explicitly denies %s on %s (%s)", st.describe(), action, arn, st.matchNote(&res))
-			if st.conditional {
-				d.Reason += "; its Condition is not evaluated yet, so the Deny applies as if unconditional"
+			d.Reason = fmt.Sprintf("allowed: %s allows %s on %s (%s)", st.describe(), action, arn, st.matchNote(&res)) + st.conditionNote()
+			if ex := c.excludedCovering(action, &res, true); ex != nil {
+				d.Reason += fmt.Sprintf("; %s would deny it but does not apply: %s", ex.describe(), c.whyExcluded(ex))
 			}
+		} else {
+			d.Reason = fmt.Sprintf("denied: %s explicitly denies %s on %s (%s)", st.describe(), action, arn, st.matchNote(&res)) + st.conditionNote()
 		}
 		return d
 	}
@@ -38,6 +39,63 @@ func (c *Compiled) Explain(action, resourceType, name string) Decision {
 	}
 	d.Reason += "; " + c.nearest(action, resourceType, name, arn)
 	return d
+}
+
+// ExcludedStatement is a statement left out of a connection's decisions because its Condition
+// is false for that connection.
+type ExcludedStatement struct {
+	Policy    string
+	Statement int    // index in its policy
+	Reason    string // the condition that was false and the value it saw
+}
+
+// Excluded lists, in policy and document order, the statements whose Condition is false for
+// this connection, with the reason: for logs and transcripts at CONNECT. It allocates.
+func (c *Compiled) Excluded() []ExcludedStatement {
+	if c == nil {
+		return nil
+	}
+	var out []ExcludedStatement
+	for i := range c.statements {
+		if st := &c.statements[i]; st.excluded {
+			out = append(out, ExcludedStatement{Policy: st.policy, Statement: st.index, Reason: c.whyExcluded(st)})
+		}
+	}
+	return out
+}
+
+// whyExcluded says which condition of an excluded statement was false, and why.
+func (c *Compiled) whyExcluded(st *compiledStatement) string {
+	if st.condErr != "" {
+		return st.condErr
+	}
+	if st.failed < 0 {
+		return "its Condition is false"
+	}
+	return whyFalse(newScope(&c.env), &st.conditions[st.failed], st.vars)
+}
+
+// conditionNote tells, for a statement that decided, what its Condition did.
+func (st *compiledStatement) conditionNote() string {
+	switch {
+	case st.condErr != "":
+		return "; its Condition cannot be evaluated (" + st.condErr + "), so the Deny applies as if unconditional"
+	case len(st.conditions) > 0:
+		return "; its Condition holds for this connection"
+	}
+	return ""
+}
+
+// excludedCovering returns the first excluded statement of the given effect that covers the
+// action and resource, or nil.
+func (c *Compiled) excludedCovering(action string, res *subject, deny bool) *compiledStatement {
+	for i := range c.statements {
+		st := &c.statements[i]
+		if st.excluded && st.deny == deny && st.actionApplies(action) && st.resourceApplies(res) {
+			return st
+		}
+	}
+	return nil
 }
 
 // describe names a statement for messages: policy "P" statement 2 (Sid "X").
@@ -71,7 +129,7 @@ func (r *resourcePattern) describe() string {
 
 // whyNoMatch lists what keeps a pattern from matching beyond its text: a foreign ARN prefix and
 // variables without a value.
-func (r *resourcePattern) whyNoMatch(env *Environment) string {
+func (r *resourcePattern) whyNoMatch(sc *scope) string {
 	var notes []string
 	if r.none {
 		notes = append(notes, r.whyNone)
@@ -80,7 +138,7 @@ func (r *resourcePattern) whyNoMatch(env *Environment) string {
 		notes = append(notes, `its policy lacks "Version": "2012-10-17", so ${...} is literal text, not a policy variable`)
 	}
 	for _, v := range r.unresolved {
-		notes = append(notes, fmt.Sprintf("${%s} has no value: %s", v, whyUnresolved(v, env)))
+		notes = append(notes, fmt.Sprintf("${%s} has no value: %s", v, sc.whyUnresolved(v)))
 	}
 	return strings.Join(notes, "; ")
 }
@@ -100,8 +158,8 @@ func (c *Compiled) nearest(action, resourceType, name, arn string) string {
 			continue
 		}
 		covering++
-		if st.conditional && st.resourceApplies(&res) {
-			return fmt.Sprintf("%s would allow it, but its Condition is not evaluated yet, so it grants nothing", st.describe())
+		if st.excluded && st.resourceApplies(&res) {
+			return fmt.Sprintf("%s would allow it but does not apply: %s", st.describe(), c.whyExcluded(st))
 		}
 		if st.notResource {
 			if i := st.matchedResource(&res); i >= 0 && len(arn)+1 > bestScore {
@@ -127,8 +185,11 @@ func (c *Compiled) nearest(action, resourceType, name, arn string) string {
 	}
 	r := &best.resources[bestRes]
 	s := fmt.Sprintf("nearest candidate: %s allows %s on %s", best.describe(), action, r.describe())
-	if why := r.whyNoMatch(&c.env); why != "" {
+	if why := r.whyNoMatch(newScope(&c.env)); why != "" {
 		s += ", which cannot match: " + why
+	}
+	if best.excluded {
+		s += "; besides, it does not apply: " + c.whyExcluded(best)
 	}
 	return s
 }

@@ -1,6 +1,10 @@
 package auth
 
 import (
+	"crypto/x509/pkix"
+	"encoding/json"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -15,6 +19,19 @@ func TestExplain(t *testing.T) {
 	oldVersion := mustParse(t, `{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"}}`)
 	noThing := testEnv()
 	noThing.ThingName = ""
+	detached := testEnv()
+	detached.ThingIsAttached = false
+	other := testEnv()
+	other.ClientID = "other"
+	quiet := mustParse(t, `{"Statement":[
+		{"Effect":"Allow","Action":"iot:Publish","Resource":"*"},
+		{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-1:123456789012:topic/quiet/*","Condition":{"StringNotEquals":{"iot:ClientId":"dev1"}}}]}`)
+	clientIsCN := mustParse(t, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"StringEquals":{"iot:ClientId":"${iot:Certificate.Subject.CommonName}"}}},
+		{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-1:123456789012:topic/devices/${iot:Certificate.Subject.CommonName}/*",
+		 "Condition":{"ForAnyValue:StringEquals":{"iot:ConnectAttributes":"PersistentConnect"}}}]}`)
+	withCN := testEnv()
+	withCN.Certificate = newTestCert(t, certSpec{subject: pkix.Name{CommonName: "dev2"}})
 
 	tests := []struct {
 		name             string
@@ -75,20 +92,83 @@ func TestExplain(t *testing.T) {
 				`which cannot match: its policy lacks "Version": "2012-10-17", so ${...} is literal text, not a policy variable`,
 		},
 		{
-			name:     "conditional allow",
+			name:     "conditional allow whose condition holds",
 			env:      testEnv(),
 			policies: []NamedDocument{{Name: "cond", Document: conditional}},
 			action:   ActionConnect, typ: "client", res: "dev1",
-			want: `denied: no statement allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1; ` +
-				`policy "cond" statement 0 (Sid "AttachedOnly") would allow it, but its Condition is not evaluated yet, so it grants nothing`,
+			want: `allowed: policy "cond" statement 0 (Sid "AttachedOnly") allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1 (Resource "*"); ` +
+				`its Condition holds for this connection`,
 		},
 		{
-			name:     "conditional deny",
+			name:     "conditional allow whose condition is false",
+			env:      detached,
+			policies: []NamedDocument{{Name: "cond", Document: conditional}},
+			action:   ActionConnect, typ: "client", res: "dev1",
+			want: `denied: no statement allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1; ` +
+				`policy "cond" statement 0 (Sid "AttachedOnly") would allow it but does not apply: ` +
+				`condition Bool iot:Connection.Thing.IsAttached ["true"] was false: iot:Connection.Thing.IsAttached is "false"`,
+		},
+		{
+			name:     "conditional allow whose key is missing",
+			env:      noThing,
+			policies: []NamedDocument{{Name: "cond", Document: conditional}},
+			action:   ActionConnect, typ: "client", res: "dev1",
+			want: `denied: no statement allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1; ` +
+				`policy "cond" statement 0 (Sid "AttachedOnly") would allow it but does not apply: ` +
+				`condition Bool iot:Connection.Thing.IsAttached ["true"] was false: iot:Connection.Thing.IsAttached has no value (no thing is bound to this connection), ` +
+				`and a missing key matches no value (add IfExists to let it pass)`,
+		},
+		{
+			name:     "conditional deny on a key AWS IoT does not provide",
 			env:      testEnv(),
 			policies: []NamedDocument{{Name: "cond", Document: conditional}},
 			action:   ActionPublish, typ: "topic", res: "quiet/1",
-			want: `denied: policy "cond" statement 2 explicitly denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/quiet/1 ` +
-				`(Resource "arn:aws:iot:us-east-1:123456789012:topic/quiet/*"); its Condition is not evaluated yet, so the Deny applies as if unconditional`,
+			want: `denied: no statement allows iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/quiet/1; no Allow statement in the 1 attached policy covers iot:Publish`,
+		},
+		{
+			name:     "allowed, and a Deny did not apply",
+			env:      testEnv(),
+			policies: []NamedDocument{{Name: "quiet", Document: quiet}},
+			action:   ActionPublish, typ: "topic", res: "quiet/1",
+			want: `allowed: policy "quiet" statement 0 allows iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/quiet/1 (Resource "*"); ` +
+				`policy "quiet" statement 1 would deny it but does not apply: condition StringNotEquals iot:ClientId ["dev1"] was false: iot:ClientId is "dev1"`,
+		},
+		{
+			name:     "denied by a Deny whose condition holds",
+			env:      other,
+			policies: []NamedDocument{{Name: "quiet", Document: quiet}},
+			action:   ActionPublish, typ: "topic", res: "quiet/1",
+			want: `denied: policy "quiet" statement 1 explicitly denies iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/quiet/1 ` +
+				`(Resource "arn:aws:iot:us-east-1:123456789012:topic/quiet/*"); its Condition holds for this connection`,
+		},
+		{
+			name:     "condition value with an unresolved variable",
+			env:      testEnv(),
+			policies: []NamedDocument{{Name: "cn", Document: clientIsCN}},
+			action:   ActionConnect, typ: "client", res: "dev1",
+			want: `denied: no statement allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1; ` +
+				`policy "cn" statement 0 would allow it but does not apply: condition StringEquals iot:ClientId ["${iot:Certificate.Subject.CommonName}"] was false: ` +
+				`iot:ClientId is "dev1"; ${iot:Certificate.Subject.CommonName} has no value (the connection has no client certificate), so it is compared as literal text`,
+		},
+		{
+			name:     "condition value with a resolved variable",
+			env:      withCN,
+			policies: []NamedDocument{{Name: "cn", Document: clientIsCN}},
+			action:   ActionConnect, typ: "client", res: "dev1",
+			want: `denied: no statement allows iot:Connect on arn:aws:iot:us-east-1:123456789012:client/dev1; ` +
+				`policy "cn" statement 0 would allow it but does not apply: condition StringEquals iot:ClientId ["${iot:Certificate.Subject.CommonName}"] (resolved to ["dev2"]) was false: ` +
+				`iot:ClientId is "dev1"`,
+		},
+		{
+			name:     "nearest candidate whose condition is false as well",
+			env:      withCN,
+			policies: []NamedDocument{{Name: "cn", Document: clientIsCN}},
+			action:   ActionPublish, typ: "topic", res: "other/1",
+			want: `denied: no statement allows iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/other/1; ` +
+				`nearest candidate: policy "cn" statement 1 allows iot:Publish on "arn:aws:iot:us-east-1:123456789012:topic/devices/${iot:Certificate.Subject.CommonName}/*" ` +
+				`resolved to "arn:aws:iot:us-east-1:123456789012:topic/devices/dev2/*"; besides, it does not apply: ` +
+				`condition ForAnyValue:StringEquals iot:ConnectAttributes ["PersistentConnect"] was false: iot:ConnectAttributes has no value ` +
+				`(the connection asks for neither a persistent session nor a last will), and ForAnyValue: needs at least one value`,
 		},
 		{
 			name:     "NotResource allow and exclusion",
@@ -133,5 +213,61 @@ func TestExplain(t *testing.T) {
 				t.Errorf("Allowed = %v", got.Allowed)
 			}
 		})
+	}
+}
+
+func TestExcluded(t *testing.T) {
+	doc := mustParse(t, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
+		{"Effect":"Allow","Action":"iot:Publish","Resource":"*","Condition":{"StringLike":{"iot:ClientId":"dev*"}}},
+		{"Effect":"Deny","Action":"iot:Connect","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"iot:ConnectAttributes":"PersistentConnect"}}}]}`)
+	env := testEnv()
+	env.SourceIP = netip.MustParseAddr("203.0.113.9")
+	c := Compile([]NamedDocument{{Name: "p", Document: doc}}, env)
+	want := []ExcludedStatement{
+		{Policy: "p", Statement: 0, Reason: `condition IpAddress aws:SourceIp ["10.0.0.0/8"] was false: aws:SourceIp is "203.0.113.9"`},
+		{Policy: "p", Statement: 2, Reason: `condition ForAnyValue:StringEquals iot:ConnectAttributes ["PersistentConnect"] was false: ` +
+			`iot:ConnectAttributes has no value (the connection asks for neither a persistent session nor a last will), and ForAnyValue: needs at least one value`},
+	}
+	if got := c.Excluded(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Excluded()\n got: %+v\nwant: %+v", got, want)
+	}
+	var nilCompiled *Compiled
+	if got := nilCompiled.Excluded(); got != nil {
+		t.Errorf("nil Excluded() = %v", got)
+	}
+}
+
+// TestHandBuiltCondition covers Statements built without ParseDocument, which carry only the raw
+// Condition: Compile parses it, and one it cannot evaluate fails closed (an Allow grants nothing,
+// a Deny denies).
+func TestHandBuiltCondition(t *testing.T) {
+	env := testEnv()
+	doc := &Document{Version: Version2012, Statements: []Statement{
+		{Effect: EffectAllow, Actions: []string{ActionConnect}, Resources: []string{"*"}, Condition: json.RawMessage(`{"StringEquals":{"iot:ClientId":"dev1"}}`)},
+		{Effect: EffectAllow, Actions: []string{ActionPublish}, Resources: []string{"*"}, Condition: json.RawMessage(`{"StringEquals":{"iot:ClientId":"dev2"}}`)},
+		{Effect: EffectAllow, Actions: []string{ActionReceive, ActionSubscribe}, Resources: []string{"*"}},
+		{Effect: EffectDeny, Actions: []string{ActionReceive}, Resources: []string{"*"}, Condition: json.RawMessage(`{"Bogus":{"iot:ClientId":"x"}}`)},
+		{Effect: EffectAllow, Actions: []string{ActionRetainPublish}, Resources: []string{"*"}, Conditions: []Condition{{Operator: "Bogus", Key: "iot:ClientId"}}},
+		{Effect: EffectDeny, Actions: []string{ActionSubscribe}, Resources: []string{"*"}, Conditions: []Condition{{Operator: "StringEqualz", Key: "iot:ClientId"}}},
+	}}
+	c := Compile([]NamedDocument{{Name: "h", Document: doc}}, env)
+	for _, ck := range []check{
+		{ActionConnect, "client", "dev1", true, "h", 0},
+		{ActionPublish, "topic", "a", false, "", -1},
+		{ActionReceive, "topic", "a", false, "h", 3},
+		{ActionRetainPublish, "topic", "a", false, "", -1},
+		{ActionSubscribe, "topicfilter", "a", false, "h", 5},
+	} {
+		want := Decision{Allowed: ck.allowed, Policy: ck.policy, Statement: ck.statement}
+		if got := c.Decide(ck.action, ck.typ, ck.name); got != want {
+			t.Errorf("Decide(%s) = %+v, want %+v", ck.action, got, want)
+		}
+	}
+	if r := c.Explain(ActionReceive, "topic", "a").Reason; !strings.Contains(r, "its Condition cannot be evaluated") || !strings.Contains(r, "so the Deny applies as if unconditional") {
+		t.Errorf("Explain(Receive) = %s", r)
+	}
+	if r := c.Explain(ActionRetainPublish, "topic", "a").Reason; !strings.Contains(r, "cannot be evaluated: unknown condition operator") {
+		t.Errorf("Explain(RetainPublish) = %s", r)
 	}
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // FuzzParseDocument feeds arbitrary documents to ParseDocument, seeded with the example
-// policies. A document that parses must compile and answer consistently through Decide and
-// Explain; one that does not must fail with a *ParseError.
+// policies and condition blocks of every kind. A document that parses must compile (for a
+// connection where every condition key and certificate variable has a value) and answer
+// consistently through Decide and Explain; one that does not must fail with a *ParseError.
 func FuzzParseDocument(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join(policyFixtures, "*.json"))
 	if err != nil || len(files) == 0 {
@@ -22,10 +23,21 @@ func FuzzParseDocument(f *testing.F) {
 		f.Add(string(data))
 	}
 	f.Add(benchPolicy)
+	f.Add(benchCondPolicy)
 	f.Add(`{"Statement":{"Effect":"Deny","NotAction":"iot:*","NotResource":"arn:aws:iot:*:*:topic/${*}${?}${$}${iot:ClientId"}}`)
 	f.Add(`{"Version":"2012-10-17","Statement":[]}`)
+	f.Add(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{` +
+		`"ForAllValues:StringLikeIfExists":{"iot:ConnectAttributes":[],"iot:Certificate.Subject.OrganizationalUnit.List":["*${iot:ClientId}?"]},` +
+		`"ForAnyValue:ArnNotLike":{"iot:LastWillTopic":["arn:aws:iot:*:*:topic/${iot:Certificate.Subject.CommonName.1}","*","arn:"]},` +
+		`"NumericGreaterThanEquals":{"iot:Connection.Thing.Attributes[Floor]":[1,"2.5e0"]},"Bool":{"iot:Connection.Thing.IsAttached":true},` +
+		`"NotIpAddressIfExists":{"aws:SourceIp":["10.0.0.0/8","::1","::ffff:1.2.3.0/120"]},"Null":{"iot:Certificate.AvailableKeys":"false"}}}}`)
+	f.Add(`{"Statement":{"Effect":"Deny","Action":"iot:Publish","Resource":"*","Condition":{"StringEqualsIgnoreCase":{"IOT:DOMAINNAME":"${iot:DomainName}"},` +
+		`"StringNotEqualsIgnoreCase":{"aws:SourceIp":"${aws:SourceIp}"},"NumericNotEquals":{"k":-0}}}}`)
+	f.Add(`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2030-01-01"}}}}`)
+	f.Add(`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}}`)
 
-	env := testEnv()
+	env := condEnv()
+	env.Certificate = richCert(f)
 	questions := [][3]string{
 		{ActionConnect, "client", "dev1"},
 		{ActionPublish, "topic", "things/dev1/a"},

@@ -1,26 +1,48 @@
 package auth
 
 import (
+	"crypto/x509"
+	"net/netip"
 	"strings"
 )
 
-// Environment is what a connection knows at CONNECT. Compile resolves policy variables from it
-// and checks the ARN prefix of resource patterns (partition, region, account) against it.
+// Environment is what a connection knows at CONNECT. Compile resolves policy variables and
+// evaluates Conditions from it, and checks the ARN prefix of resource patterns (partition, region,
+// account) against it. Every field's zero value means "not known": the condition keys and
+// variables that read it then have no value.
 type Environment struct {
 	Partition string // "aws" when empty
 	Region    string
 	Account   string
 
-	ClientID string
+	ClientID string // iot:ClientId
 
-	ThingName       string // "" when no thing is bound; the thing variables resolve only then
+	ThingName       string // "" when no thing is bound; the thing keys and variables resolve only then
 	ThingTypeName   string
 	ThingAttributes map[string]string
 	ThingIsAttached bool
 
 	// CertificateID is the connection's certificate (lowercase hex SHA-256 of its DER). No AWS
-	// policy variable names it; it is here for the certificate variables to come and for logs.
+	// policy variable names it; it is here for logs.
 	CertificateID string
+	// Certificate is the client certificate the connection presented, the source of the
+	// iot:Certificate.* keys and variables. nil: they have no value.
+	Certificate *x509.Certificate
+
+	// SourceIP is the client's address (aws:SourceIp). An IPv4 address carried in IPv6
+	// (::ffff:a.b.c.d, as a dual-stack listener reports it) is treated as IPv4.
+	SourceIP netip.Addr
+	// DomainName is the name the client connected to (iot:DomainName): the TLS server name
+	// (SNI), or the endpoint when the client sent none.
+	DomainName string
+
+	// PersistentConnect is true when the client asked for a persistent session (CleanSession=0 in
+	// MQTT 3.1.1; Clean Start=0 in MQTT 5). iot:ConnectAttributes then holds "PersistentConnect".
+	PersistentConnect bool
+	// HasWill is true when the CONNECT carries a last will, whose topic is WillTopic.
+	// iot:ConnectAttributes then holds "LastWill" and iot:LastWillTopic has a value.
+	HasWill   bool
+	WillTopic string
 }
 
 func (e *Environment) partition() string {
@@ -29,17 +51,6 @@ func (e *Environment) partition() string {
 	}
 	return e.Partition
 }
-
-// The policy variables the emulator resolves. Names compare case-insensitively, as IAM condition
-// keys do; the attribute name inside Attributes[...] is compared exactly, as thing attribute
-// names are case-sensitive.
-const (
-	varClientID        = "iot:ClientId"
-	varThingName       = "iot:Connection.Thing.ThingName"
-	varThingTypeName   = "iot:Connection.Thing.ThingTypeName"
-	varThingIsAttached = "iot:Connection.Thing.IsAttached"
-	varThingAttrPrefix = "iot:Connection.Thing.Attributes["
-)
 
 // tokenKind classifies the pieces of a resource pattern as written.
 type tokenKind uint8
@@ -94,54 +105,4 @@ func tokenize(pattern string, vars bool) []token {
 	}
 	text(len(pattern))
 	return out
-}
-
-// resolveVariable returns the value of the variable called name in env. ok is false when the
-// variable is unknown or has no value for this connection; the caller then keeps "${name}" as
-// literal text, so the pattern matches nothing real (neither an Allow nor a Deny applies). The
-// fixed escapes ${*}, ${?} and ${$} always resolve, to a literal character.
-func resolveVariable(name string, env *Environment) (value string, ok bool) {
-	switch name {
-	case "*", "?", "$":
-		return name, true
-	}
-	switch {
-	case strings.EqualFold(name, varClientID):
-		value = env.ClientID
-	case env.ThingName == "":
-		return "", false // every other variable we know is a thing variable
-	case strings.EqualFold(name, varThingName):
-		value = env.ThingName
-	case strings.EqualFold(name, varThingTypeName):
-		value = env.ThingTypeName
-	case strings.EqualFold(name, varThingIsAttached):
-		value = "false"
-		if env.ThingIsAttached {
-			value = "true"
-		}
-	case len(name) > len(varThingAttrPrefix) && strings.EqualFold(name[:len(varThingAttrPrefix)], varThingAttrPrefix) && name[len(name)-1] == ']':
-		value = env.ThingAttributes[name[len(varThingAttrPrefix):len(name)-1]]
-	}
-	return value, value != ""
-}
-
-// whyUnresolved explains, for Explain, why a variable kept its literal text.
-func whyUnresolved(name string, env *Environment) string {
-	switch {
-	case strings.EqualFold(name, varClientID):
-		return "the connection has an empty client ID"
-	case len(name) >= len("iot:Connection.Thing.") && strings.EqualFold(name[:len("iot:Connection.Thing.")], "iot:Connection.Thing."):
-		if env.ThingName == "" {
-			return "no thing is bound to this connection"
-		}
-		if strings.EqualFold(name, varThingTypeName) {
-			return "thing " + env.ThingName + " has no thing type"
-		}
-		if len(name) > len(varThingAttrPrefix) && strings.EqualFold(name[:len(varThingAttrPrefix)], varThingAttrPrefix) && name[len(name)-1] == ']' {
-			return "thing " + env.ThingName + " has no attribute " + name[len(varThingAttrPrefix):len(name)-1]
-		}
-		return "not a variable the emulator knows"
-	default:
-		return "not a variable the emulator knows"
-	}
 }
