@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -78,13 +79,28 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if len(state.PeerCertificates) == 0 {
 		return a.refuse(cl, tr, "no client certificate was presented")
 	}
-	base := auth.Environment{Partition: "aws", Region: a.opts.Region, Account: a.opts.Account}
+	base := auth.Environment{
+		Partition:         "aws",
+		Region:            a.opts.Region,
+		Account:           a.opts.Account,
+		Certificate:       state.PeerCertificates[0],
+		DomainName:        state.ServerName,
+		PersistentConnect: !pk.Connect.Clean,
+		HasWill:           pk.Connect.WillFlag,
+		WillTopic:         pk.Connect.WillTopic,
+	}
+	if addr, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
+		base.SourceIP = addr.Addr()
+	}
 	who, err := resolvePrincipal(a.opts.Directory, state.PeerCertificates[0], cl.ID, base)
 	if err != nil {
 		return a.refuse(cl, tr, err.Error())
 	}
 	s := &session{client: cl, who: who}
 	s.policy.Store(compile(who.view.Policies, who.env))
+	for _, ex := range s.policy.Load().Excluded() {
+		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
+	}
 	if d := s.policy.Load().Decide(auth.ActionConnect, "client", cl.ID); !d.Allowed {
 		d = s.policy.Load().Explain(auth.ActionConnect, "client", cl.ID)
 		return a.refuse(cl, tr, d.Reason)
