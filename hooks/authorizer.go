@@ -30,7 +30,11 @@ type AuthorizerOptions struct {
 	Server *mqtt.Server
 	// OnRefused, when set, is told about every CONNECT the authorizer refuses (lifecycle events).
 	OnRefused func(cl *mqtt.Client)
-	Logger    *slog.Logger
+	// StoredCertificate, when set, names the certificate of a session restored from storage
+	// after a restart, so that messages queued for it are checked against that certificate's
+	// policies while the client is offline.
+	StoredCertificate func(clientID string) (certID string, ok bool)
+	Logger            *slog.Logger
 }
 
 // Authorizer is the Mochi hook that decides every connection and operation with AWS IoT
@@ -92,7 +96,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if addr, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
 		base.SourceIP = addr.Addr()
 	}
-	who, err := resolvePrincipal(a.opts.Directory, state.PeerCertificates[0], cl.ID, base)
+	who, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(state.PeerCertificates[0].Raw), cl.ID, base)
 	if err != nil {
 		return a.refuse(cl, tr, err.Error())
 	}
@@ -259,7 +263,9 @@ func (a *Authorizer) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCode
 func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	s := a.sessions.get(cl.ID)
 	if s == nil {
-		return false
+		if s = a.restore(cl); s == nil {
+			return false
+		}
 	}
 	c := s.policy.Load()
 	if write {
@@ -312,6 +318,31 @@ func filterMatches(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
+}
+
+// restore rebuilds the authorization state of an offline session restored from storage, from the
+// certificate it connected with. Certificate variables do not resolve (the certificate itself is
+// not kept); everything else does.
+func (a *Authorizer) restore(cl *mqtt.Client) *session {
+	if a.opts.StoredCertificate == nil || !cl.Closed() {
+		return nil
+	}
+	certID, ok := a.opts.StoredCertificate(cl.ID)
+	if !ok {
+		return nil
+	}
+	base := auth.Environment{Partition: "aws", Region: a.opts.Region, Account: a.opts.Account, PersistentConnect: true}
+	who, err := resolvePrincipal(a.opts.Directory, certID, cl.ID, base)
+	if err != nil {
+		a.log.Info("restored session has no usable certificate", "client", cl.ID, "reason", err)
+		return nil
+	}
+	s := &session{client: cl, who: who}
+	s.policy.Store(compile(who.view.Policies, who.env))
+	if current := a.sessions.putIfAbsent(s); current.client != cl {
+		return nil // the client has reconnected meanwhile
+	}
+	return s
 }
 
 // OnDisconnect forgets a clean session's authorization state; persistent sessions keep it for

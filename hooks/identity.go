@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"crypto/x509"
 	"fmt"
 
 	"github.com/iotcore-local/iotcore-local/auth"
@@ -27,8 +26,7 @@ type principal struct {
 
 // resolvePrincipal maps a presented certificate to its registration, status and thing, as AWS
 // does: trust is by registration of the exact certificate, and only ACTIVE certificates connect.
-func resolvePrincipal(dir Directory, peer *x509.Certificate, clientID string, base auth.Environment) (*principal, error) {
-	id := registry.CertificateID(peer.Raw)
+func resolvePrincipal(dir Directory, id, clientID string, base auth.Environment) (*principal, error) {
 	view, err := dir.CertificateIdentity(id)
 	if err != nil {
 		return nil, &refusal{fmt.Sprintf("certificate %s is not registered", id)}

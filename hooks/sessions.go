@@ -55,6 +55,12 @@ func (t *sessions) get(clientID string) *session {
 
 func (t *sessions) put(s *session) { t.byID.Store(s.client.ID, s) }
 
+// putIfAbsent stores s unless the client id already has a session, and returns the one in force.
+func (t *sessions) putIfAbsent(s *session) *session {
+	v, _ := t.byID.LoadOrStore(s.client.ID, s)
+	return v.(*session)
+}
+
 // drop forgets the session only if it still belongs to cl, so that the late disconnect of a
 // taken-over connection cannot erase its successor.
 func (t *sessions) drop(cl *mqtt.Client) {
