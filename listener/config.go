@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -16,12 +17,18 @@ type Kind int
 const (
 	// KindMQTTS is the 8883 listener: a client certificate is always required and ALPN is
 	// optional. x-amzn-mqtt-ca is selected when offered (some SDKs offer it on every port); any
-	// other list, or none, completes the handshake with no protocol selected.
+	// other list, or none, completes the handshake with no protocol selected. It serves MQTT only.
 	KindMQTTS Kind = iota + 1
 	// KindALPN is the 443 listener: the offered ALPN list picks the personality of the
-	// connection. Today only x-amzn-mqtt-ca (MQTT with an X.509 client certificate) is served;
-	// every other list, including none, is refused with the fatal alert no_application_protocol.
+	// connection (see choose in personality.go). x-amzn-mqtt-ca is MQTT with an X.509 client
+	// certificate; with Config.HTTP set and Strict off, x-amzn-http-ca is HTTPS with a required
+	// client certificate, and no ALPN, http/1.1 or h2 is HTTPS without a certificate request.
+	// Every other list is refused with the fatal alert no_application_protocol.
 	KindALPN
+	// KindHTTPS is the 8443 listener: HTTPS only, a client certificate always required. No ALPN,
+	// http/1.1 or h2 is served; any other list is refused with no_application_protocol. It needs
+	// Config.HTTP and carries no MQTT, so it runs without mochi (Serve(nil), Close(nil)).
+	KindHTTPS
 )
 
 // String names the kind for logs and errors.
@@ -31,18 +38,36 @@ func (k Kind) String() string {
 		return "mqtts"
 	case KindALPN:
 		return "alpn"
+	case KindHTTPS:
+		return "https"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// ProtocolMQTTCA is the ALPN protocol id with which AWS IoT Core serves MQTT authenticated by an
-// X.509 client certificate on port 443.
-const ProtocolMQTTCA = "x-amzn-mqtt-ca"
+// ALPN protocol ids the listener selects.
+const (
+	// ProtocolMQTTCA is the ALPN protocol id with which AWS IoT Core serves MQTT authenticated
+	// by an X.509 client certificate on port 443.
+	ProtocolMQTTCA = "x-amzn-mqtt-ca"
+	// ProtocolHTTPCA is the ALPN protocol id with which AWS IoT Core serves HTTPS authenticated
+	// by an X.509 client certificate on port 443.
+	ProtocolHTTPCA = "x-amzn-http-ca"
+	// ProtocolHTTP1 and ProtocolHTTP2 are the standard ALPN ids of HTTP/1.1 and HTTP/2.
+	ProtocolHTTP1 = "http/1.1"
+	ProtocolHTTP2 = "h2"
+)
 
-// Defaults for the deadlines of a connection's first stages.
+// Defaults for the deadlines of a connection's stages.
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
+	// DefaultHTTPReadHeaderTimeout bounds the wait for an HTTPS request's headers, the first
+	// request's included: HTTPS's counterpart of the CONNECT deadline.
+	DefaultHTTPReadHeaderTimeout = 10 * time.Second
+	// DefaultHTTPIdleTimeout closes an idle keep-alive HTTPS connection. It is longer than the
+	// idle timeouts of common client pools (Go and the AWS SDKs: 90s), so that clients close
+	// first and never reuse a connection the server is closing.
+	DefaultHTTPIdleTimeout = 120 * time.Second
 )
 
 // Config configures one listener.
@@ -50,9 +75,22 @@ type Config struct {
 	ID      string // listener id as mochi knows it; also the Listener field of transcripts
 	Address string // host:port to bind, e.g. "127.0.0.1:0"
 	Kind    Kind
-	// Strict is --alpn-strict: on KindALPN only x-amzn-mqtt-ca is served. Today that is also the
-	// default; personalities added later must check it.
+	// Strict is --alpn-strict: on KindALPN only x-amzn-mqtt-ca is served; every other ALPN list
+	// (none included) is refused with no_application_protocol even when HTTP is set. Other
+	// kinds ignore it.
 	Strict bool
+	// HTTP serves the HTTPS personalities: on KindALPN (unless Strict) x-amzn-http-ca, no ALPN,
+	// http/1.1 and h2; on KindHTTPS everything. nil turns the HTTPS personalities of KindALPN
+	// off (they are refused with no_application_protocol); KindHTTPS requires it; KindMQTTS
+	// ignores it. Requests carry the client certificate in r.TLS (x-amzn-http-ca and KindHTTPS
+	// only) and the connection's transcript in their context (TranscriptFromContext). Trust is by
+	// registration: the handler, not the listener, checks the certificate against the registry.
+	HTTP http.Handler
+	// HTTPReadHeaderTimeout bounds the wait for each HTTPS request's headers (default 10s);
+	// HTTPIdleTimeout closes idle keep-alive HTTPS connections (default 120s). The CONNECT
+	// deadline (ConnectTimeout) does not apply to HTTPS.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPIdleTimeout       time.Duration
 	// Certificate returns the server certificate; it is called once per handshake, so a
 	// rotated certificate takes effect for the next connection.
 	Certificate func() *tls.Certificate
@@ -79,6 +117,12 @@ func (c Config) withDefaults() Config {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
+	if c.HTTPReadHeaderTimeout <= 0 {
+		c.HTTPReadHeaderTimeout = DefaultHTTPReadHeaderTimeout
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
 	return c
 }
 
@@ -87,49 +131,14 @@ func (c Config) validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("listener config: ID is empty")
-	case c.Kind != KindMQTTS && c.Kind != KindALPN:
-		return fmt.Errorf("listener config %q: Kind %v is not KindMQTTS or KindALPN", c.ID, c.Kind)
+	case c.Kind != KindMQTTS && c.Kind != KindALPN && c.Kind != KindHTTPS:
+		return fmt.Errorf("listener config %q: Kind %v is not KindMQTTS, KindALPN or KindHTTPS", c.ID, c.Kind)
 	case c.Certificate == nil:
 		return fmt.Errorf("listener config %q: Certificate is nil", c.ID)
+	case c.Kind == KindHTTPS && c.HTTP == nil:
+		return fmt.Errorf("listener config %q: Kind https needs an HTTP handler", c.ID)
 	}
 	return nil
-}
-
-// personality is what one ClientHello is given: the ALPN protocols the server may select and
-// whether it requests a client certificate.
-type personality struct {
-	nextProtos []string
-	clientAuth tls.ClientAuthType
-}
-
-// mqttX509 is MQTT authenticated by a client certificate. Trust is by registration, not by
-// chain (AWS's model), so any certificate is accepted here and the hooks check the registry.
-var mqttX509 = personality{nextProtos: []string{ProtocolMQTTCA}, clientAuth: tls.RequireAnyClientCert}
-
-// choosePersonality maps the offered ALPN list to a personality, or reports that this listener
-// serves none of it.
-func choosePersonality(kind Kind, strict bool, offered []string) (personality, bool) {
-	wantsMQTTCA := slices.Contains(offered, ProtocolMQTTCA)
-	switch kind {
-	case KindMQTTS:
-		if wantsMQTTCA {
-			return mqttX509, true
-		}
-		// nil NextProtos: Go never fails on ALPN, whatever the client offered.
-		return personality{clientAuth: tls.RequireAnyClientCert}, true
-	case KindALPN:
-		if wantsMQTTCA {
-			return mqttX509, true
-		}
-		// Personalities other than x-amzn-mqtt-ca go here, each skipped when strict.
-	}
-	return personality{}, false
-}
-
-// servedProtocols lists the ALPN protocols a listener answers, for refusal messages.
-func servedProtocols(kind Kind, strict bool) []string {
-	// The same list with and without strict today; later personalities add theirs when !strict.
-	return []string{ProtocolMQTTCA}
 }
 
 // noApplicationProtocolError is the refusal of a ClientHello whose ALPN list (possibly empty)
@@ -137,6 +146,7 @@ func servedProtocols(kind Kind, strict bool) []string {
 type noApplicationProtocolError struct {
 	offered []string
 	served  []string
+	noALPN  bool // the listener also serves ClientHellos without ALPN
 }
 
 func (e *noApplicationProtocolError) Error() string {
@@ -144,24 +154,30 @@ func (e *noApplicationProtocolError) Error() string {
 	if len(e.offered) > 0 {
 		offered = fmt.Sprintf("ALPN offered %v, none of them served here", e.offered)
 	}
-	return fmt.Sprintf("no_application_protocol: %s; this port serves %s", offered, strings.Join(e.served, ", "))
+	served := strings.Join(e.served, ", ")
+	if e.noALPN {
+		served += ", or no ALPN"
+	}
+	return fmt.Sprintf("no_application_protocol: %s; this port serves %s", offered, served)
 }
 
 // errNoServerCertificate aborts a handshake when Config.Certificate has nothing to serve.
 var errNoServerCertificate = errors.New("no server certificate available")
 
 // configForClient returns the GetConfigForClient callback of one connection. It records SNI and
-// the offered ALPN list in the transcript, picks the personality, and either returns the TLS
-// configuration for it or refuses the ClientHello with alert 120 through ac. A refused
-// ClientHello never gets a CertificateRequest: the refusal happens before the ServerHello.
-func (l *Listener) configForClient(ac *alertConn, t *Transcript) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+// the offered ALPN list in the transcript, picks the personality (stored in chosen for the
+// caller, once the handshake is over), and either returns the TLS configuration for it or
+// refuses the ClientHello with alert 120 through ac. A refused ClientHello never gets a
+// CertificateRequest: the refusal happens before the ServerHello.
+func (l *Listener) configForClient(ac *alertConn, t *Transcript, chosen *personality) func(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		t.setHello(hello.ServerName, hello.SupportedProtos)
-		p, ok := choosePersonality(l.cfg.Kind, l.cfg.Strict, hello.SupportedProtos)
+		p, ok := l.rules.choose(hello.SupportedProtos)
 		if !ok {
 			refusal := &noApplicationProtocolError{
 				offered: slices.Clone(hello.SupportedProtos),
-				served:  servedProtocols(l.cfg.Kind, l.cfg.Strict),
+				served:  l.rules.served(),
+				noALPN:  l.rules.servesNoALPN(),
 			}
 			if err := ac.rejectNoApplicationProtocol(); err != nil {
 				return nil, fmt.Errorf("%w (sending the alert failed: %w)", refusal, err)
@@ -172,7 +188,8 @@ func (l *Listener) configForClient(ac *alertConn, t *Transcript) func(*tls.Clien
 		if cert == nil {
 			return nil, errNoServerCertificate
 		}
-		t.setClientCertRequested(p.clientAuth != tls.NoClientCert)
+		*chosen = p
+		t.setPersonality(p.name, p.clientAuth != tls.NoClientCert)
 		return &tls.Config{
 			Certificates:           []tls.Certificate{*cert},
 			NextProtos:             p.nextProtos,

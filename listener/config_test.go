@@ -69,7 +69,7 @@ func TestHandshakeAccepted(t *testing.T) {
 				rec := srv.waitRecord(t, 1)
 				want := Record{
 					ID: rec.ID, Listener: "test", Remote: client.LocalAddr().String(), SNI: testSNI,
-					ALPNOffered: tc.alpn, ALPNSelected: tc.selected, ClientCertRequested: true,
+					ALPNOffered: tc.alpn, ALPNSelected: tc.selected, Personality: PersonalityMQTT, ClientCertRequested: true,
 					CertificateID: p.clientCertID(), CertificateKnown: true, CertificateStatus: "ACTIVE",
 					Outcome: OutcomeClosedBeforeConnect, Detail: "connection closed before an MQTT CONNECT was read: the client closed the connection",
 					Started: rec.Started, DurationMS: rec.DurationMS,
@@ -159,7 +159,7 @@ func TestRefusalDetail(t *testing.T) {
 		{[]string{"h2"}, "no_application_protocol: ALPN offered [h2], none of them served here; this port serves x-amzn-mqtt-ca"},
 	}
 	for _, tc := range cases {
-		err := &noApplicationProtocolError{offered: tc.offered, served: servedProtocols(KindALPN, false)}
+		err := &noApplicationProtocolError{offered: tc.offered, served: rulesFor(Config{Kind: KindALPN}).served()}
 		if err.Error() != tc.want {
 			t.Errorf("offered %q: %q, want %q", tc.offered, err.Error(), tc.want)
 		}

@@ -18,7 +18,7 @@ type Conn struct {
 	tls            *tls.Conn
 	transcript     *Transcript
 	connectTimeout time.Duration
-	stopping       func() bool // reports whether the listener is closing
+	stopping       func() bool   // reports whether the listener is closing
 	ended          chan struct{} // closed once the broker has finished with the connection
 
 	mu        sync.Mutex

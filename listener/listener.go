@@ -1,7 +1,9 @@
-// Package listener accepts MQTT-over-TLS connections for mochi the way AWS IoT Core does: the TLS
-// configuration is chosen per ClientHello from the offered ALPN list (port 443 personalities, or
-// the 8883 rules), the handshake and the first MQTT packet have deadlines so a silent socket
-// cannot pin resources, and every connection leaves a Transcript explaining what happened.
+// Package listener accepts TLS connections the way AWS IoT Core does: the TLS configuration is
+// chosen per ClientHello from the offered ALPN list (port 443 personalities, or the 8883 and
+// 8443 rules), MQTT connections go to mochi and HTTPS connections to an http.Server of the
+// listener, the handshake and the first MQTT packet (or HTTP request headers) have deadlines so
+// a silent socket cannot pin resources, and every connection leaves a Transcript explaining what
+// happened.
 package listener
 
 import (
@@ -26,9 +28,11 @@ const (
 )
 
 // Listener is a mochi listeners.Listener that terminates TLS itself. Accept never waits for a
-// handshake: each connection is handshaken, checked and handed to mochi on its own goroutine.
+// handshake: each connection is handshaken, checked and handed to mochi (MQTT) or to the
+// listener's HTTP server (HTTPS personalities) on its own goroutine.
 type Listener struct {
 	cfg    Config
+	rules  rules
 	log    *slog.Logger
 	ctx    context.Context // cancelled by Close; aborts handshakes in flight
 	cancel context.CancelFunc
@@ -39,6 +43,7 @@ type Listener struct {
 	closing  bool
 	serving  chan struct{}  // closed when Serve returns; nil until Serve starts
 	handlers sync.WaitGroup // one per tracked connection
+	front    *httpFront     // the HTTP server; nil until Serve starts, and without Config.HTTP
 }
 
 var _ listeners.Listener = (*Listener)(nil)
@@ -52,6 +57,7 @@ func New(cfg Config) *Listener {
 	}
 	return &Listener{
 		cfg:    cfg.withDefaults(),
+		rules:  rulesFor(cfg),
 		log:    log,
 		ctx:    ctx,
 		cancel: cancel,
@@ -101,7 +107,10 @@ func (l *Listener) Address() string {
 func (l *Listener) Protocol() string { return "tcp" }
 
 // Serve accepts connections until Close. Each accepted connection is tracked and served on its
-// own goroutine; temporary accept failures are retried with a growing backoff.
+// own goroutine; temporary accept failures are retried with a growing backoff. When the
+// listener has HTTPS personalities (Config.HTTP set, KindALPN without Strict or KindHTTPS), it
+// also starts the listener's HTTP server. establish may be nil on a
+// KindHTTPS listener, which carries no MQTT and runs without mochi.
 func (l *Listener) Serve(establish listeners.EstablishFn) {
 	l.mu.Lock()
 	if l.closing || l.ln == nil || l.serving != nil {
@@ -111,6 +120,11 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 	done := make(chan struct{})
 	l.serving = done
 	ln := l.ln
+	if l.rules.servesHTTP() {
+		l.front = newHTTPFront(l.cfg, ln.Addr(), l.log.With("listener", l.cfg.ID))
+		l.front.start()
+	}
+	front := l.front
 	l.mu.Unlock()
 	defer close(done)
 
@@ -135,7 +149,7 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 			_ = raw.Close()
 			return
 		}
-		go l.handle(raw, establish)
+		go l.handle(raw, establish, front)
 	}
 }
 
@@ -158,16 +172,23 @@ func (l *Listener) untrack(raw net.Conn) {
 	delete(l.conns, raw)
 }
 
-// handle runs one connection: TLS handshake under HandshakeTimeout, the transcript's handshake
-// fields, the CONNECT deadline, then the whole MQTT session inside establish.
-func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn) {
+// handle runs one connection: TLS handshake under HandshakeTimeout and the transcript's
+// handshake fields, then either the HTTP server takes the connection (HTTPS personalities) or
+// the whole MQTT session runs inside establish.
+func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *httpFront) {
 	defer l.handlers.Done()
 	defer l.untrack(raw)
-	defer raw.Close()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			_ = raw.Close()
+		}
+	}()
 
 	t := newTranscript(l.cfg.ID, raw.RemoteAddr().String(), l.log, l.cfg.Transcripts)
 	ac := newAlertConn(raw)
-	tc := tls.Server(ac, &tls.Config{GetConfigForClient: l.configForClient(ac, t)})
+	var p personality
+	tc := tls.Server(ac, &tls.Config{GetConfigForClient: l.configForClient(ac, t, &p)})
 
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
@@ -178,7 +199,24 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn) {
 	}
 	l.recordHandshake(t, tc.ConnectionState())
 
+	if p.http {
+		// From here on the HTTP server owns the connection; the CONNECT deadline does not
+		// apply (ReadHeaderTimeout does), and Close reaches it through the server.
+		handedOff = l.serveHTTP(tc, t, front)
+		return
+	}
+	l.serveMQTT(tc, t, establish)
+}
+
+// serveMQTT sets the CONNECT deadline and runs the MQTT session inside establish, then settles
+// the transcript if the hooks did not.
+func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.EstablishFn) {
 	c := newConn(tc, t, l.cfg.ConnectTimeout, func() bool { return l.ctx.Err() != nil })
+	if establish == nil {
+		t.Finish(OutcomeClosed, "no MQTT broker is attached to this listener")
+		_ = c.Close()
+		return
+	}
 	if err := tc.SetReadDeadline(time.Now().Add(l.cfg.ConnectTimeout)); err != nil {
 		t.Finish(OutcomeClosed, fmt.Sprintf("setting the CONNECT deadline failed: %v", err))
 		_ = c.Close()
@@ -209,15 +247,24 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn) {
 }
 
 // Close stops the listener: closeClients(id) lets mochi disconnect this listener's clients
-// (bounded by closeGrace), then the socket and every tracked connection, half-open ones
-// included, are closed, and Close returns once every goroutine it started has ended.
-// It is safe to call more than once; closeClients is called only the first time.
+// (bounded by closeGrace) while the HTTP server, if any, shuts down (in-flight requests get
+// httpShutdownGrace); then the socket and every tracked connection, half-open ones included,
+// are closed, and Close returns once every goroutine it started has ended. It is safe to call
+// more than once; closeClients (which may be nil) is called only the first time.
 func (l *Listener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	first := !l.closing
 	l.closing = true
-	ln, serving := l.ln, l.serving
+	ln, serving, front := l.ln, l.serving, l.front
 	l.mu.Unlock()
+
+	httpStopped := make(chan struct{})
+	go func() {
+		defer close(httpStopped)
+		if front != nil {
+			front.shutdown()
+		}
+	}()
 
 	disconnected := make(chan struct{})
 	go func() {
@@ -250,4 +297,5 @@ func (l *Listener) Close(closeClients listeners.CloseFn) {
 		<-serving
 	}
 	l.handlers.Wait()
+	<-httpStopped
 }

@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// Outcomes a transcript ends with. The listener sets all but OutcomeOK (and whatever the hooks
-// choose for refusals); the hooks own the outcome once SetClient was called.
+// Outcomes a transcript ends with. On MQTT connections the listener sets all but OutcomeOK (and
+// whatever the hooks choose for refusals); the hooks own the outcome once SetClient was called.
+// On HTTPS connections the listener sets OutcomeOK itself, at the hand-off to the HTTP server.
 const (
-	OutcomeOK                  = "ok"                    // set by the hooks when the CONNECT is accepted
+	OutcomeOK                  = "ok"                    // MQTT: CONNECT accepted (hooks); HTTPS: handed to the HTTP server
 	OutcomeAlert               = "alert"                 // the TLS handshake failed; the detail names the alert or the error
 	OutcomeTimeout             = "timeout"               // the handshake or the first MQTT packet missed its deadline
 	OutcomeClosedBeforeConnect = "closed before CONNECT" // the connection ended before an MQTT CONNECT was read
@@ -21,6 +22,16 @@ const (
 )
 
 // Record is a snapshot of one TLS connection's transcript, JSON-encodable.
+//
+// Personality is what the ClientHello was given (PersonalityMQTT, PersonalityHTTPS,
+// PersonalityHTTPSX509), set as soon as it is chosen, so a handshake that then fails (no client
+// certificate) still says which personality asked for one; it is "" when the ClientHello was
+// refused (alert 120) or never completely read.
+//
+// An HTTPS transcript is finished "ok" by the listener as soon as the handshake is over and the
+// connection is handed to the HTTP server: from then on each request is the HTTP layer's to
+// explain (its status code and log), and a keep-alive connection shows up at once rather than
+// when a client pool finally closes it. Later events on the connection do not change the record.
 type Record struct {
 	ID                  string    `json:"id"`
 	Listener            string    `json:"listener"`
@@ -28,6 +39,7 @@ type Record struct {
 	SNI                 string    `json:"sni"`
 	ALPNOffered         []string  `json:"alpnOffered"`
 	ALPNSelected        string    `json:"alpnSelected"`
+	Personality         string    `json:"personality"`
 	ClientCertRequested bool      `json:"clientCertRequested"`
 	CertificateID       string    `json:"certificateId"`
 	CertificateKnown    bool      `json:"certificateKnown"`
@@ -148,11 +160,13 @@ func (t *Transcript) setHello(sni string, offered []string) {
 	t.rec.ALPNOffered = slices.Clone(offered)
 }
 
-// setClientCertRequested records whether the chosen configuration requests a client certificate.
-func (t *Transcript) setClientCertRequested(requested bool) {
+// setPersonality records the personality chosen for the ClientHello and whether it requests a
+// client certificate.
+func (t *Transcript) setPersonality(name string, certRequested bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rec.ClientCertRequested = requested
+	t.rec.Personality = name
+	t.rec.ClientCertRequested = certRequested
 }
 
 // setHandshake records the result of a completed handshake.
@@ -174,6 +188,7 @@ func (r Record) attrs() []slog.Attr {
 		slog.String("sni", r.SNI),
 		slog.Any("alpnOffered", r.ALPNOffered),
 		slog.String("alpnSelected", r.ALPNSelected),
+		slog.String("personality", r.Personality),
 		slog.Bool("clientCertRequested", r.ClientCertRequested),
 		slog.String("certificateId", r.CertificateID),
 		slog.Bool("certificateKnown", r.CertificateKnown),

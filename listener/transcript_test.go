@@ -59,7 +59,7 @@ func TestTranscriptFinish(t *testing.T) {
 			ring := NewTranscripts(4)
 			tr := newTranscript("alpn", "127.0.0.1:5555", log, ring)
 			tr.setHello("iot.test", []string{ProtocolMQTTCA})
-			tr.setClientCertRequested(true)
+			tr.setPersonality(PersonalityMQTT, true)
 			tr.setHandshake(ProtocolMQTTCA, "abc", "ACTIVE", true)
 			tr.SetClient("dev-1")
 			tr.Finish(tc.outcome, "first")
@@ -116,7 +116,7 @@ func TestRecordJSONKeys(t *testing.T) {
 	if err := json.Unmarshal(encoded, &fields); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"id", "listener", "remote", "sni", "alpnOffered", "alpnSelected", "clientCertRequested",
+	want := []string{"id", "listener", "remote", "sni", "alpnOffered", "alpnSelected", "personality", "clientCertRequested",
 		"certificateId", "certificateKnown", "certificateStatus", "clientId", "outcome", "detail", "started", "durationMs"}
 	if len(fields) != len(want) {
 		t.Errorf("JSON has %d keys, want %d: %s", len(fields), len(want), encoded)
