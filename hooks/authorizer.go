@@ -63,7 +63,7 @@ func (a *Authorizer) ID() string { return "iotcore-authorizer" }
 func (a *Authorizer) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
-		mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnDisconnect,
+		mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
 	}, []byte{b})
 }
 
@@ -254,7 +254,55 @@ func (a *Authorizer) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 func (a *Authorizer) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
 	if s := a.sessions.get(cl.ID); s != nil && s.client == cl {
 		s.setPending(nil)
+		a.updateParents(cl, s)
 	}
+}
+
+// OnUnsubscribed keeps the parent-level filter set in step with the subscriptions.
+func (a *Authorizer) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	if s := a.sessions.get(cl.ID); s != nil && s.client == cl {
+		a.updateParents(cl, s)
+	}
+}
+
+// updateParents records, under profile aws, the parent topics of the client's "x/#" filters: AWS
+// documents that "sensor/#" does not match "sensor", where MQTT says it does.
+func (a *Authorizer) updateParents(cl *mqtt.Client, s *session) {
+	if a.opts.Profile != "aws" {
+		return
+	}
+	var parents map[string]struct{}
+	for filter := range cl.State.Subscriptions.GetAll() {
+		if parent, ok := strings.CutSuffix(filter, "/#"); ok && !strings.ContainsAny(parent, "+#") {
+			if parents == nil {
+				parents = map[string]struct{}{}
+			}
+			parents[parent] = struct{}{}
+		}
+	}
+	if parents == nil {
+		s.parents.Store(nil)
+		return
+	}
+	s.parents.Store(&parents)
+}
+
+// parentOnly reports whether a delivery of topic reaches the client only as the parent level of
+// one of its "#" filters.
+func parentOnly(cl *mqtt.Client, s *session, topic string) bool {
+	parents := s.parents.Load()
+	if parents == nil {
+		return false
+	}
+	if _, ok := (*parents)[topic]; !ok {
+		return false
+	}
+	for filter := range cl.State.Subscriptions.GetAll() {
+		if filter != topic+"/#" && filterMatches(filter, topic) {
+			return false
+		}
+	}
+	return true
 }
 
 // OnACLCheck answers Mochi with the iot:Publish decision made in OnPacketRead (write) and, for
@@ -279,6 +327,9 @@ func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 		return allowed
 	}
 	if strings.HasPrefix(topic, "$") && !dollarDeliverable(cl, topic) {
+		return false
+	}
+	if parentOnly(cl, s, topic) {
 		return false
 	}
 	return c.Decide(auth.ActionReceive, "topic", topic).Allowed

@@ -61,6 +61,8 @@ type clientState struct {
 	dropPublish bool // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
 	bucket      tokenBucket
 	bytes       tokenBucket
+	ids         packetIDs   // shared with the write path: locked inside
+	resend      resendOrder // shared with the write path: locked inside
 }
 
 // NewProfile returns the hook; add it before the Authorizer so protocol limits come first.
@@ -112,24 +114,52 @@ func (e *ProtocolLimit) Error() string { return e.Reason }
 func (e *ProtocolLimit) Unwrap() error { return packets.ErrRejectPacket }
 
 // limit logs a broken limit and returns the error that closes the connection. MQTT 5 clients get
-// a DISCONNECT with code first.
+// a DISCONNECT with the code first (a CONNACK with it when the CONNECT itself broke the limit).
 func (p *Profile) limit(cl *mqtt.Client, code packets.Code, format string, args ...any) error {
 	reason := fmt.Sprintf(format, args...)
 	p.log.Warn("connection closed: AWS IoT Core limit", "client", cl.ID, "remote", cl.Net.Remote, "reason", reason)
-	if cl.Properties.ProtocolVersion == 5 && p.opts.Server != nil && cl.State.Keepalive != 0 {
+	if cl.Properties.ProtocolVersion == 5 && p.opts.Server != nil {
 		_ = p.opts.Server.DisconnectClient(cl, code)
 	}
 	return &ProtocolLimit{Reason: reason}
 }
 
-// OnPacketRead applies AWS IoT Core's limits to each packet as it arrives.
+// refuseConnect is limit for a CONNECT: MQTT 5 clients get CONNACK with the code, 3.1.1 clients
+// nothing, as AWS does.
+func (p *Profile) refuseConnect(cl *mqtt.Client, pk packets.Packet, code packets.Code, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	p.log.Warn("connection refused: AWS IoT Core limit", "client", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "reason", reason)
+	if pk.ProtocolVersion == 5 && p.opts.Server != nil {
+		cl.Properties.ProtocolVersion = 5
+		_ = p.opts.Server.SendConnack(cl, code, false, nil)
+	}
+	return &ProtocolLimit{Reason: reason}
+}
+
+// OnPacketRead checks each packet as it arrives: MQTT's own rules that Mochi does not enforce
+// (both profiles), the separation of client and server packet ids (both profiles), and AWS IoT
+// Core's limits (profile aws).
 func (p *Profile) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if !p.opts.AWS || cl.Net.Inline {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if pk.FixedHeader.Type == packets.Connect {
+		if err := p.checkConnect311(cl, pk); err != nil {
+			return pk, err
+		}
+		if p.opts.AWS {
+			return pk, p.readConnect(cl, pk)
+		}
+		return pk, nil
+	}
+	if err := p.checkFraming(cl, pk); err != nil {
+		return pk, err
+	}
+	p.state(cl).ids.inbound(cl, &pk)
+	if !p.opts.AWS {
 		return pk, nil
 	}
 	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		return pk, p.readConnect(cl, pk)
 	case packets.Publish:
 		return pk, p.readPublish(cl, pk)
 	case packets.Subscribe:
@@ -142,20 +172,20 @@ func (p *Profile) readConnect(cl *mqtt.Client, pk packets.Packet) error {
 	id := pk.Connect.ClientIdentifier
 	switch {
 	case len(id) > MaxClientIDBytes:
-		return p.limit(cl, packets.ErrClientIdentifierNotValid, "client id of %d bytes exceeds %d", len(id), MaxClientIDBytes)
+		return p.refuseConnect(cl, pk, packets.ErrClientIdentifierNotValid, "client id of %d bytes exceeds %d", len(id), MaxClientIDBytes)
 	case strings.HasPrefix(id, "$"):
-		return p.limit(cl, packets.ErrClientIdentifierNotValid, "client id %q starts with $, which AWS reserves", id)
+		return p.refuseConnect(cl, pk, packets.ErrClientIdentifierNotValid, "client id %q starts with $, which AWS reserves", id)
 	case pk.Connect.WillFlag && pk.Connect.WillQos > 1:
-		return p.limit(cl, packets.ErrQosNotSupported, "will QoS %d is not supported (QoS 0 and 1 only)", pk.Connect.WillQos)
+		return p.refuseConnect(cl, pk, packets.ErrQosNotSupported, "will QoS %d is not supported (QoS 0 and 1 only)", pk.Connect.WillQos)
 	case pk.Connect.WillFlag:
 		if reason := topicLimit(pk.Connect.WillTopic); reason != "" {
-			return p.limit(cl, packets.ErrTopicNameInvalid, "will %s", reason)
+			return p.refuseConnect(cl, pk, packets.ErrTopicNameInvalid, "will %s", reason)
 		}
 	}
 	if p.opts.Throttle && id != "" {
 		now := time.Now()
 		if last, ok := p.connects.Swap(id, now); ok && now.Sub(last.(time.Time)) < time.Second {
-			return p.limit(cl, packets.ErrConnectionRateExceeded, "more than one CONNECT per second for client id %q", id)
+			return p.refuseConnect(cl, pk, packets.ErrConnectionRateExceeded, "more than one CONNECT per second for client id %q", id)
 		}
 	}
 	return nil
@@ -190,6 +220,9 @@ func (p *Profile) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 }
 
 func (p *Profile) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
+	if len(pk.Properties.SubscriptionIdentifier) > 0 {
+		return p.limit(cl, packets.ErrSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported")
+	}
 	if n := len(pk.Filters); n > MaxFiltersPerSubscribe {
 		return p.limit(cl, packets.ErrQuotaExceeded, "SUBSCRIBE with %d topic filters exceeds %d", n, MaxFiltersPerSubscribe)
 	}
@@ -266,6 +299,9 @@ func (p *Profile) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !ok || old == cl {
 		return
 	}
+	if !pk.Connect.Clean {
+		p.state(cl).resend.prepare(old)
+	}
 	conn, ok := old.Net.Conn.(*listener.Conn)
 	if !ok {
 		return
@@ -340,7 +376,15 @@ func validFilter(filter string) bool {
 // other malformed CONNECTs, not sent at all [MQTT-3.1.4-1]; and DISCONNECT, a client-only
 // packet in 3.1.1, is never sent (the connection is just closed).
 func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if v, ok := p.clients.Load(cl); ok {
+		st := v.(*clientState)
+		st.ids.outbound(&pk)
+		pk = st.resend.next(pk)
+	}
 	if cl.Properties.ProtocolVersion == 5 {
+		if p.opts.AWS && pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0 {
+			pk.Properties.SubIDAvailable, pk.Properties.SubIDAvailableFlag = 0, true // AWS: not supported
+		}
 		return pk
 	}
 	switch pk.FixedHeader.Type {

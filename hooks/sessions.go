@@ -20,6 +20,10 @@ type session struct {
 	mu      sync.Mutex
 	pending map[string]bool // filters of the SUBSCRIBE being processed → iot:Subscribe decision
 
+	// parents holds, under profile aws, the topics that only "#" subscriptions reach as their parent
+	// level ("a" for "a/#"): AWS does not deliver them. Copy-on-write, read on every delivery.
+	parents atomic.Pointer[map[string]struct{}]
+
 	// publishRefused is the decision on the PUBLISH being processed; only the connection's read
 	// goroutine touches it (OnPacketRead, then the ACL check and OnPublish of the same packet).
 	publishRefused bool

@@ -1,0 +1,149 @@
+package hooks
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// packetIDs keeps a client's packet identifiers apart from the server's. MQTT gives each side its
+// own identifier space, but Mochi keeps both in one inflight table, so a client SUBSCRIBE reusing
+// the id of an unacknowledged delivery gets SUBACK 0x91, and a client QoS 1 PUBLISH reusing it
+// deletes the pending delivery. On such a collision the client's packet is given a free alias id
+// while Mochi processes it, and the acknowledgement goes back with the client's own id.
+type packetIDs struct {
+	active   atomic.Int32 // number of aliases in use; lets the write path skip the lock
+	mu       sync.Mutex
+	toClient map[uint16]uint16 // alias → the client's id
+	toAlias  map[uint16]uint16 // the client's id → alias (QoS 2 flows span packets)
+}
+
+// serverOwned reports whether an inflight entry belongs to the server's identifier space.
+func serverOwned(pk packets.Packet) bool {
+	return pk.FixedHeader.Type == packets.Publish || pk.FixedHeader.Type == packets.Pubrel
+}
+
+// inbound rewrites the id of a client packet that collides with a server delivery.
+func (ids *packetIDs) inbound(cl *mqtt.Client, pk *packets.Packet) {
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		if pk.FixedHeader.Qos == 0 {
+			return
+		}
+	case packets.Subscribe, packets.Unsubscribe:
+	case packets.Pubrel:
+		if ids.active.Load() == 0 {
+			return
+		}
+		ids.mu.Lock()
+		if alias, ok := ids.toAlias[pk.PacketID]; ok {
+			pk.PacketID = alias
+		}
+		ids.mu.Unlock()
+		return
+	default:
+		return
+	}
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if alias, ok := ids.toAlias[pk.PacketID]; ok { // a resent QoS 2 PUBLISH of an aliased flow
+		pk.PacketID = alias
+		return
+	}
+	if held, used := cl.State.Inflight.Get(pk.PacketID); !used || !serverOwned(held) {
+		return
+	}
+	for alias := uint16(65535); alias > 0; alias-- {
+		if _, used := cl.State.Inflight.Get(alias); used {
+			continue
+		}
+		if _, used := ids.toClient[alias]; used {
+			continue
+		}
+		if ids.toClient == nil {
+			ids.toClient, ids.toAlias = map[uint16]uint16{}, map[uint16]uint16{}
+		}
+		ids.toClient[alias], ids.toAlias[pk.PacketID] = pk.PacketID, alias
+		ids.active.Add(1)
+		pk.PacketID = alias
+		return
+	}
+}
+
+// outbound gives an acknowledgement of an aliased packet the client's own id back.
+func (ids *packetIDs) outbound(pk *packets.Packet) {
+	switch pk.FixedHeader.Type {
+	case packets.Puback, packets.Pubrec, packets.Pubcomp, packets.Suback, packets.Unsuback:
+	default:
+		return
+	}
+	if ids.active.Load() == 0 {
+		return
+	}
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	client, ok := ids.toClient[pk.PacketID]
+	if !ok {
+		return
+	}
+	if pk.FixedHeader.Type != packets.Pubrec { // a QoS 2 flow keeps its alias until PUBCOMP
+		delete(ids.toClient, pk.PacketID)
+		delete(ids.toAlias, client)
+		ids.active.Add(-1)
+	}
+	pk.PacketID = client
+}
+
+// resendOrder puts the deliveries Mochi resends to a resumed session back in the order they were
+// first sent [MQTT-4.6.0-1]. Mochi orders them by the low 16 bits of their creation second, which
+// scrambles messages created in the same second; the profile snapshots the session's inflight
+// deliveries before Mochi resumes it and hands them out in send order as Mochi writes its resends.
+type resendOrder struct {
+	mu    sync.Mutex
+	queue []packets.Packet
+}
+
+// prepare snapshots the deliveries of the session a new connection resumes.
+func (r *resendOrder) prepare(old *mqtt.Client) {
+	var queue []packets.Packet
+	for _, pk := range old.State.Inflight.GetAll(false) {
+		if pk.FixedHeader.Type == packets.Publish {
+			queue = append(queue, pk)
+		}
+	}
+	if len(queue) < 2 {
+		return
+	}
+	sort.SliceStable(queue, func(i, j int) bool {
+		if queue[i].Created != queue[j].Created {
+			return queue[i].Created < queue[j].Created
+		}
+		return sentBefore(queue[i].PacketID, queue[j].PacketID)
+	})
+	r.mu.Lock()
+	r.queue = queue
+	r.mu.Unlock()
+}
+
+// sentBefore orders packet ids as Mochi hands them out: ascending, wrapping after 65535.
+func sentBefore(a, b uint16) bool { return int16(a-b) < 0 }
+
+// next replaces a resent delivery being encoded with the next one in send order.
+func (r *resendOrder) next(pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Publish || !pk.FixedHeader.Dup || pk.FixedHeader.Qos == 0 {
+		return pk
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.queue) == 0 {
+		return pk
+	}
+	out := r.queue[0]
+	r.queue = r.queue[1:]
+	out.FixedHeader.Dup = true
+	out.ProtocolVersion, out.Mods = pk.ProtocolVersion, pk.Mods
+	return out
+}
