@@ -37,6 +37,7 @@ type Emulator struct {
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
+	store       *hooks.Store
 	unwatch     func()
 	mqtts, alpn *listener.Listener
 	apiLn       net.Listener
@@ -118,19 +119,31 @@ func (e *Emulator) startBroker() error {
 	})
 	profile := hooks.NewProfile(hooks.ProfileOptions{
 		AWS: aws, SessionExpiry: e.cfg.SessionExpiry, Throttle: e.cfg.Throttle, Server: e.broker,
-		Logger: e.log.With("component", "profile"),
+		OnExpired: func(cl *mqtt.Client) { e.store.OnClientExpired(cl) },
+		Logger:    e.log.With("component", "profile"),
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
 		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
-		Logger: e.log.With("component", "authorizer"),
+		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
+		Logger:            e.log.With("component", "authorizer"),
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows} {
+	var err error
+	e.store, err = hooks.OpenStore(hooks.StoreOptions{
+		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
+		Logger:     e.log.With("component", "store"),
+		Principals: e.authorizer,
+	})
+	if err != nil {
+		return fmt.Errorf("open session store: %w", err)
+	}
+	// The store comes last: it records only what every other hook let through.
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -230,6 +243,11 @@ func (e *Emulator) Close() error {
 		if e.broker != nil {
 			if err := e.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("stop broker: %w", err))
+			}
+		}
+		if e.store != nil { // the broker's Close stops it; this covers a broker that never served
+			if err := e.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close session store: %w", err))
 			}
 		}
 		if e.unwatch != nil {
