@@ -24,16 +24,33 @@ import (
 const DefaultPolicyName = "iotcore-local-bench"
 
 // BenchPolicy is the thing-scoped policy of provisioned devices: connect only as the thing the
-// certificate is attached to, publish, receive and subscribe under bench/. Region and account
-// are wildcards so the document fits any emulator configuration.
+// certificate is attached to; publish, receive and subscribe under bench/ (the pubsub
+// scenario); and publish, receive and subscribe on the thing's own Device Shadow topics, classic
+// and named (the shadow scenario). Region and account are wildcards so the document fits any
+// emulator configuration. A policy resource's * spans topic levels, so shadow/* covers
+// shadow/update, shadow/update/accepted and shadow/name/N/update alike.
 const BenchPolicy = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": "arn:aws:iot:*:*:topic/bench/*"},
+    {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:*:*:topicfilter/bench/*"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"},
+    {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"}
+  ]
+}`
+
+// legacyBenchPolicies are the documents earlier versions of the load generator stored under
+// the bench policy's name. Provisioning upgrades such a policy to BenchPolicy with a new default
+// version instead of refusing it, so credentials cached by an earlier version keep working.
+var legacyBenchPolicies = []string{`{
   "Version": "2012-10-17",
   "Statement": [
     {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
     {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": "arn:aws:iot:*:*:topic/bench/*"},
     {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:*:*:topicfilter/bench/*"}
   ]
-}`
+}`}
 
 // ProvisionConfig says which devices to create through the emulator's HTTP API.
 type ProvisionConfig struct {
@@ -174,6 +191,10 @@ func Provision(ctx context.Context, cfg ProvisionConfig) (*Fleet, error) {
 			fleet = cached
 		}
 	}
+	// Also for a fully cached fleet: its devices may hold an older version of the policy.
+	if err := api.ensurePolicy(ctx, cfg.PolicyName); err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
 	if len(fleet.Credentials) >= cfg.Devices {
 		fleet.Credentials = fleet.Credentials[:cfg.Devices]
 		return fleet, nil
@@ -183,9 +204,6 @@ func Provision(ctx context.Context, cfg ProvisionConfig) (*Fleet, error) {
 		if issuer, err = fleet.benchCA(); err != nil {
 			return nil, fmt.Errorf("provision: %w", err)
 		}
-	}
-	if err := api.ensurePolicy(ctx, cfg.PolicyName); err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
 	}
 
 	have := len(fleet.Credentials)
@@ -344,7 +362,10 @@ func (a *apiClient) do(ctx context.Context, method, path string, body any, heade
 	return raw, nil
 }
 
-// ensurePolicy creates the bench policy, or accepts an existing one with the same document.
+// ensurePolicy creates the bench policy, or accepts an existing one with the same document, or
+// upgrades one holding a legacy bench document to BenchPolicy (CreatePolicyVersion with
+// setAsDefault; certificates refer to the policy by name, so they get the new document at
+// their next connection). Any other document is refused: it is not ours to change.
 func (a *apiClient) ensurePolicy(ctx context.Context, name string) error {
 	path := "/policies/" + url.PathEscape(name)
 	_, err := a.do(ctx, http.MethodPost, path, map[string]string{"policyDocument": BenchPolicy}, nil, nil)
@@ -358,10 +379,19 @@ func (a *apiClient) ensurePolicy(ctx context.Context, name string) error {
 	if _, err := a.do(ctx, http.MethodGet, path, nil, nil, &got); err != nil {
 		return err
 	}
-	if !sameJSON(got.PolicyDocument, BenchPolicy) {
-		return fmt.Errorf("policy %s exists with another document; delete it or choose another policy name", name)
+	if sameJSON(got.PolicyDocument, BenchPolicy) {
+		return nil
 	}
-	return nil
+	for _, old := range legacyBenchPolicies {
+		if sameJSON(got.PolicyDocument, old) {
+			_, err := a.do(ctx, http.MethodPost, path+"/version?setAsDefault=true", map[string]string{"policyDocument": BenchPolicy}, nil, nil)
+			if err != nil {
+				return fmt.Errorf("upgrade policy %s to the current bench policy: %w", name, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("policy %s exists with another document; delete it or choose another policy name", name)
 }
 
 // createDevice creates thing name (or reuses it), a new ACTIVE certificate with its key —

@@ -13,7 +13,7 @@ import (
 )
 
 // Report is one scenario run as the command prints and saves it: exactly one of Connect,
-// PubSub and Idle is set.
+// PubSub, Idle and Shadow is set.
 type Report struct {
 	Scenario  string         `json:"scenario"`
 	Command   []string       `json:"command,omitempty"`
@@ -22,6 +22,7 @@ type Report struct {
 	Connect   *ConnectResult `json:"connect,omitempty"`
 	PubSub    *PubSubResult  `json:"pubsub,omitempty"`
 	Idle      *IdleResult    `json:"idle,omitempty"`
+	Shadow    *ShadowResult  `json:"shadow,omitempty"`
 }
 
 // Host describes the machine that ran the load generator, since figures mean little without it.
@@ -59,6 +60,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		writePubSub(tw, r.PubSub)
 	case r.Idle != nil:
 		writeIdle(tw, r.Idle)
+	case r.Shadow != nil:
+		writeShadow(tw, r.Shadow)
 	default:
 		fmt.Fprintf(tw, "%s: no result\n", r.Scenario)
 	}
@@ -179,6 +182,60 @@ func writeIdle(w io.Writer, r *IdleResult) {
 	}
 	writeCounts(w, "connect failures", r.Connect.Failures)
 	writeCounts(w, "dropped by the server", r.Drops)
+}
+
+func writeShadow(w io.Writer, r *ShadowResult) {
+	writeTarget(w, "shadow", r.Target)
+	which := "classic shadow"
+	if r.ShadowName != "" {
+		which = fmt.Sprintf("named shadow %q", r.ShadowName)
+	}
+	pace := "closed loop (next update when answered)"
+	if r.RatePerDevice > 0 {
+		pace = fmt.Sprintf("%g updates/s each, at most %d unanswered", r.RatePerDevice, r.Inflight)
+	}
+	fmt.Fprintf(w, "devices\t%d updating their %s, requests at QoS %d, %s, answer timeout %g s\n",
+		r.Devices, which, r.QoS, pace, r.TimeoutSeconds)
+	fmt.Fprintf(w, "sent\t%d in %.2f s (%.1f updates/s)", r.Sent, r.UpdateSeconds, r.SentPerSecond)
+	if r.QoS == 1 {
+		fmt.Fprintf(w, ", %d acknowledged", r.Acked)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "answered\t%d accepted, %d rejected in %.2f s (%.1f round trips/s)\n",
+		r.Accepted, r.Rejected, r.ElapsedSeconds, r.RoundTripsPerSecond)
+	fmt.Fprintf(w, "timed out\t%d", r.TimedOut)
+	if r.Late > 0 {
+		fmt.Fprintf(w, " (%d answered late)", r.Late)
+	}
+	fmt.Fprintln(w)
+	if r.Duplicates > 0 {
+		fmt.Fprintf(w, "duplicates\t%d\n", r.Duplicates)
+	}
+	if r.Unexpected > 0 {
+		fmt.Fprintf(w, "unexpected\t%d (not answers to this run's updates)\n", r.Unexpected)
+	}
+	switch {
+	case r.Accepted+r.Late == 0:
+		fmt.Fprintf(w, "versions\tnone seen (no update accepted)\n")
+	case r.VersionRegressions == 0 && r.VersionsNotSeen == 0:
+		fmt.Fprintf(w, "versions\tstrictly increasing by one on every device\n")
+	default:
+		fmt.Fprintf(w, "versions\t%d not above the previous, %d skipped\n", r.VersionRegressions, r.VersionsNotSeen)
+	}
+	writeLatencyHeader(w, "latency")
+	writeLatency(w, "update→accepted", r.Latency)
+	if r.RejectedLatency != nil {
+		writeLatency(w, "update→rejected", *r.RejectedLatency)
+	}
+	writeLatency(w, "connect (total)", r.Connect.Total)
+	if len(r.RejectedByCode) > 0 {
+		named := make(map[string]int, len(r.RejectedByCode))
+		for code, n := range r.RejectedByCode {
+			named[code+" "+r.RejectedMessages[code]] = n
+		}
+		writeCounts(w, "rejected by code", named)
+	}
+	writeCounts(w, "disconnected by the server", r.Disconnects)
 }
 
 // bytesText prints a byte count in binary units.

@@ -1,6 +1,7 @@
 // Package bench is the load generator behind "iotcore-local bench": fleets of MQTT 3.1.1 devices
-// over mutual TLS that connect, publish, subscribe and idle against any broker — the emulator,
-// stock Mochi, Mosquitto or AWS IoT Core itself — and report rates, latency percentiles, losses
+// over mutual TLS that connect, publish, subscribe, idle and update their Device Shadows against
+// any broker — the emulator, stock Mochi, Mosquitto or AWS IoT Core itself (the shadow scenario
+// needs a shadow service: the emulator or AWS) — and report rates, latency percentiles, losses
 // and server memory, so that brokers can be compared side by side with one tool.
 //
 // The MQTT client is the package's own: a few hundred lines that write CONNECT, PUBLISH,

@@ -19,10 +19,17 @@ import (
 	"github.com/iotcore-local/iotcore-local/emulator"
 )
 
-const benchUsage = `usage: iotcore-local bench connect|pubsub|idle [flags]
+const benchUsage = `usage: iotcore-local bench connect|pubsub|idle|shadow [flags]
 
 Load-generates MQTT 3.1.1 devices over mutual TLS against the emulator or any broker, prints a
 table (and --json FILE for scripts; --json - prints JSON instead of the table).
+
+Scenarios:
+  connect   N devices connect; connections/s, TCP, TLS and CONNACK latency, failures by cause
+  pubsub    publishers → subscribers; delivered messages/s, publish→deliver latency, losses
+  idle      N connections held with keep-alive; the server's memory per connection
+  shadow    N devices update their Device Shadow; round trips/s, update→accepted latency,
+            rejections by code, timeouts (needs a shadow service: the emulator, AWS IoT Core)
 
 Identities, one of:
   --provision URL      create devices through the emulator's API at URL (with --devices FILE to
@@ -39,6 +46,8 @@ examples:
   iotcore-local bench pubsub --in-process --publishers 10 --subscribers 1 --qos 1 --rate 100 --duration 10s
   iotcore-local bench idle --provision http://127.0.0.1:4580 -n 5000 --pid $(pidof iotcore-local) --duration 30s
   iotcore-local bench pubsub --target 127.0.0.1:18883 --cafile ca.pem --devices fleet.json --qos 1
+  iotcore-local bench shadow --provision http://127.0.0.1:4580 -n 100 --duration 10s
+  iotcore-local bench shadow --in-process -n 10 --rate 5 --shadow-name config --count 50
 
 flags:
 `
@@ -57,11 +66,15 @@ type benchOptions struct {
 	churn bool
 	pid   int
 
-	// pubsub (and the idle hold)
+	// pubsub (and the idle hold, and shadow)
 	publishers, subscribers, qos, size, count, inflight int
 	shape                                               string
 	rate                                                float64
 	duration, drain                                     time.Duration
+
+	// shadow
+	shadowName string
+	timeout    time.Duration
 }
 
 // benchCmd runs "iotcore-local bench SCENARIO [flags]".
@@ -69,18 +82,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, benchUsage)
 		if len(args) == 0 {
-			return fmt.Errorf("%w: bench needs a scenario: connect, pubsub or idle", errUsage)
+			return fmt.Errorf("%w: bench needs a scenario: connect, pubsub, idle or shadow", errUsage)
 		}
 		return flag.ErrHelp
 	}
 	scenario, args := args[0], args[1:]
 	switch scenario {
-	case "connect", "pubsub", "idle":
-	case "shadow":
-		return fmt.Errorf("bench shadow: %w", bench.ErrShadowNotImplemented)
+	case "connect", "pubsub", "idle", "shadow":
 	default:
 		fmt.Fprint(stderr, benchUsage)
-		return fmt.Errorf("%w: unknown bench scenario %q (connect, pubsub or idle)", errUsage, scenario)
+		return fmt.Errorf("%w: unknown bench scenario %q (connect, pubsub, idle or shadow)", errUsage, scenario)
 	}
 	fs := newFlagSet("bench "+scenario, stderr)
 	var o benchOptions
@@ -137,6 +148,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "idle":
 		report.Idle, err = bench.RunIdle(ctx, bench.IdleConfig{Target: target, Devices: o.n,
 			Concurrency: o.concurrency, Duration: o.duration, Memory: memory, Progress: progress, Logger: log})
+	case "shadow":
+		report.Shadow, err = bench.RunShadow(ctx, bench.ShadowConfig{Target: target, Devices: o.n,
+			ShadowName: o.shadowName, QoS: byte(o.qos), Rate: o.rate, Duration: o.duration, Updates: o.count,
+			Inflight: o.inflight, Timeout: o.timeout, Concurrency: o.concurrency, Progress: progress, Logger: log})
 	}
 	if err != nil {
 		return err
@@ -185,6 +200,15 @@ func (o *benchOptions) register(fs *flag.FlagSet, scenario string) {
 		fs.IntVar(&o.count, "count", 0, "messages per publisher (0: until --duration)")
 		fs.IntVar(&o.inflight, "inflight", bench.DefaultInflight, "QoS 1 messages a publisher may have unacknowledged")
 		fs.DurationVar(&o.drain, "drain", bench.DefaultDrain, "longest wait for outstanding deliveries after publishing")
+	case "shadow":
+		fs.IntVar(&o.n, "n", 10, "devices, each updating its own thing's shadow")
+		fs.DurationVar(&o.duration, "duration", 10*time.Second, "updating time")
+		fs.IntVar(&o.count, "count", 0, "updates per device (0: until --duration)")
+		fs.Float64Var(&o.rate, "rate", 0, "updates per second per device; 0 for closed loop (next update when the previous is answered)")
+		fs.StringVar(&o.shadowName, "shadow-name", "", "update this named shadow instead of the classic one")
+		fs.IntVar(&o.qos, "qos", 1, "QoS of the update requests: 0 or 1 (answers are subscribed at QoS 1)")
+		fs.IntVar(&o.inflight, "inflight", bench.DefaultInflight, "with --rate, unanswered updates a device may have")
+		fs.DurationVar(&o.timeout, "timeout", bench.DefaultShadowTimeout, "wait for an update's answer before counting it as timed out")
 	}
 }
 
@@ -232,6 +256,20 @@ func (o *benchOptions) check(scenario string, set map[string]bool) error {
 			return fmt.Errorf("%w: --shape must be %s or %s", errUsage, bench.ShapeAll, bench.ShapePairs)
 		case o.shape == bench.ShapePairs && o.subscribers > o.publishers:
 			return fmt.Errorf("%w: --shape pairs needs no more subscribers than publishers", errUsage)
+		}
+	}
+	if scenario == "shadow" {
+		switch {
+		case o.qos != 0 && o.qos != 1:
+			return fmt.Errorf("%w: --qos must be 0 or 1 (AWS IoT Core has no QoS 2)", errUsage)
+		case o.rate < 0 || o.count < 0 || o.inflight <= 0:
+			return fmt.Errorf("%w: --rate and --count must not be negative, --inflight must be positive", errUsage)
+		case o.duration <= 0 && o.count == 0:
+			return fmt.Errorf("%w: give a positive --duration or a --count", errUsage)
+		case o.timeout <= 0:
+			return fmt.Errorf("%w: --timeout must be positive", errUsage)
+		case set["shadow-name"] && !bench.ValidShadowName(o.shadowName):
+			return fmt.Errorf("%w: --shadow-name %q: must be 1-64 characters of a-z, A-Z, 0-9, '$', ':', '_' and '-'", errUsage, o.shadowName)
 		}
 	}
 	if scenario == "idle" && o.duration <= 0 {
