@@ -2,7 +2,9 @@
 // protocol rest-json, apiVersion 2015-05-28) as an http.Handler, so that the AWS CLI and SDKs
 // pointed at the emulator with an endpoint override see the same shapes, status codes and
 // exception names as they would from AWS. It also serves a few emulator-only routes: /health,
-// /_iotcore/root-ca.pem and /_iotcore/connections.
+// /_iotcore/root-ca.pem and /_iotcore/connections. Beside it, on the same address, it serves the
+// data plane (service iotdata: Publish, retained messages, DeleteConnection) and verifies SigV4;
+// dispatch.go says how a request finds its API.
 //
 // The package owns the wire only: routing, decoding, the checks only the wire can make
 // (required members and headers, JSON types, query integers and booleans, enum values it maps
@@ -13,6 +15,7 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +35,10 @@ type Config struct {
 	Issuer interface {
 		IssueDevice() (pki.DeviceCredentials, error)
 	}
+	// CSRSigner signs the certificate signing requests of CreateCertificateFromCsr with the
+	// emulator's device CA (a *pki.Authority has SignCSR). Nil uses Issuer when it can sign
+	// CSRs too; with neither, CreateCertificateFromCsr fails with an InternalFailureException.
+	CSRSigner CSRSigner
 	// RootCAPEM is served at GET /_iotcore/root-ca.pem: the CA clients trust.
 	RootCAPEM []byte
 	// Region and Account are the emulator's own; a request signed for another region is
@@ -47,6 +54,22 @@ type Config struct {
 	Ready func() bool
 	// Logger receives a Debug line per request and a Warn line per error; nil discards.
 	Logger *slog.Logger
+
+	// Credentials are the SigV4 key pairs the emulator knows: access key ID → secret access
+	// key. A request signed with one of them must verify (see sigv4.go).
+	Credentials map[string]string
+	// SigV4Strict refuses unsigned requests and unknown access keys; by default both are
+	// accepted, so that curl and unconfigured SDKs work.
+	SigV4Strict bool
+	// Broker is the MQTT broker behind the data plane (Publish, retained messages,
+	// DeleteConnection); nil answers those operations with ServiceUnavailableException.
+	Broker Broker
+}
+
+// CSRSigner issues a device certificate (PEM) for the public key of a certificate signing
+// request whose signature and key the API has already checked.
+type CSRSigner interface {
+	SignCSR(csr *x509.CertificateRequest) (certPEM string, err error)
 }
 
 // Defaults used when Config leaves a field empty.
@@ -62,6 +85,10 @@ type server struct {
 	reg    *registry.Registry
 	log    *slog.Logger
 	routes router
+
+	// The APIs dispatch chooses between (dispatch.go); control.routes is routes.
+	control, data, jobsData plane
+	now                     func() time.Time
 
 	// warnedRegions records the foreign regions already warned about, so that a client
 	// configured for another region gets one warning, not one per request.
@@ -82,8 +109,17 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.CSRSigner == nil {
+		if signer, ok := cfg.Issuer.(CSRSigner); ok {
+			cfg.CSRSigner = signer
+		}
+	}
 	s := &server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger}
 	s.routes = s.routeTable()
+	s.control = plane{name: planeControl, service: "iot", routes: s.routes}
+	s.data = plane{name: planeData, service: "iotdata", routes: s.dataPlaneTable(), methodNotAllowed: true}
+	s.jobsData = plane{name: planeJobsData, service: "iot-jobs-data", routes: s.jobsDataTable()}
+	s.now = time.Now
 	return s
 }
 
@@ -117,7 +153,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.checkRegion(r)
 
-	rt, vars, err := s.routes.match(r.Method, r.URL.EscapedPath())
+	rt, vars, r, err := s.dispatch(r)
+	if p := callerOf(r).plane; p != "" {
+		rw.Header().Set(PlaneHeader, p)
+	}
 	if err != nil {
 		s.writeError(rw, r, op, asAPIError(err))
 		return
@@ -169,3 +208,6 @@ func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWrite
 
 // errIssuerMissing is returned by CreateKeysAndCertificate when Config.Issuer is nil.
 var errIssuerMissing = errors.New("api: no certificate issuer configured")
+
+// errSignerMissing is returned by CreateCertificateFromCsr when there is no CSRSigner.
+var errSignerMissing = errors.New("api: no CSR signer configured")

@@ -55,15 +55,16 @@ func (s *server) detachPolicy(c *call) (any, error) {
 // The target is an ARN, %-encoded in one path segment. The registry returns the whole list (a
 // certificate has few policies), so paging happens here: the marker is the base64 of the first
 // policy name of the next page, which keeps to the model's marker pattern and stays right when
-// policies are attached or detached between pages. recursive is accepted and has no effect:
-// the emulator has no thing groups to recurse through.
+// policies are attached or detached between pages. For a thing group target, recursive adds
+// the policies of its ancestor groups.
 func (s *server) listAttachedPolicies(c *call) (any, error) {
 	target := c.vars["target"]
 	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := boolQuery(c, "recursive"); err != nil {
+	recursive, err := boolQuery(c, "recursive")
+	if err != nil {
 		return nil, err
 	}
 	from := ""
@@ -74,7 +75,7 @@ func (s *server) listAttachedPolicies(c *call) (any, error) {
 		}
 		from = string(b)
 	}
-	ps, err := s.reg.ListAttachedPolicies(target)
+	ps, err := s.reg.ListAttachedPolicies(target, recursive)
 	if err != nil {
 		return nil, fmt.Errorf("list policies attached to %s: %w", target, err)
 	}
@@ -97,7 +98,7 @@ type listTargetsForPolicyResponse struct {
 }
 
 // listTargetsForPolicy is ListTargetsForPolicy: POST /policy-targets/{policyName}?marker&pageSize.
-// The targets are the ARNs of the certificates the policy is attached to.
+// The targets are the ARNs of the certificates and thing groups the policy is attached to.
 func (s *server) listTargetsForPolicy(c *call) (any, error) {
 	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
 	if err != nil {

@@ -114,9 +114,13 @@ type describeCertificateResponse struct {
 	CertificateDescription certificateDescription `json:"certificateDescription"`
 }
 
-// certificateModeDefault is the certificateMode of every certificate the emulator holds; the
-// SNI_ONLY mode belongs to CA registrations it does not support.
-const certificateModeDefault = "DEFAULT"
+// modeOf is a certificate's certificateMode: its CA's, DEFAULT for the others.
+func modeOf(c registry.Certificate) string {
+	if c.Mode == "" {
+		return string(registry.ModeDefault)
+	}
+	return string(c.Mode)
+}
 
 // describeCertificate is DescribeCertificate: GET /certificates/{certificateId}.
 func (s *server) describeCertificate(c *call) (any, error) {
@@ -137,7 +141,7 @@ func (s *server) describeCertificate(c *call) (any, error) {
 		CustomerVersion:  cert.CustomerVersion,
 		GenerationID:     cert.GenerationID,
 		Validity:         certificateValidity{NotBefore: epochSeconds(cert.NotBefore), NotAfter: epochSeconds(cert.NotAfter)},
-		CertificateMode:  certificateModeDefault,
+		CertificateMode:  modeOf(cert),
 	}}, nil
 }
 
@@ -170,17 +174,23 @@ func (s *server) listCertificates(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list certificates: %w", err)
 	}
-	out := listCertificatesResponse{Certificates: make([]certificateSummary, 0, len(certs)), NextMarker: next}
+	return listCertificatesResponse{Certificates: summarizeCertificates(certs), NextMarker: next}, nil
+}
+
+// summarizeCertificates builds the certificates list of ListCertificates and
+// ListCertificatesByCA; an empty one encodes as [].
+func summarizeCertificates(certs []registry.Certificate) []certificateSummary {
+	out := make([]certificateSummary, 0, len(certs))
 	for _, cert := range certs {
-		out.Certificates = append(out.Certificates, certificateSummary{
+		out = append(out, certificateSummary{
 			CertificateArn:  cert.ARN,
 			CertificateID:   cert.ID,
 			Status:          string(cert.Status),
-			CertificateMode: certificateModeDefault,
+			CertificateMode: modeOf(cert),
 			CreationDate:    epochSeconds(cert.CreationDate),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // updateCertificate is UpdateCertificate: PUT /certificates/{certificateId}?newStatus. The

@@ -47,6 +47,8 @@ var registryKinds = []struct {
 	{registry.ErrMalformedPolicy, http.StatusBadRequest},
 	{registry.ErrLimitExceeded, http.StatusGone},
 	{registry.ErrVersionsLimitExceeded, http.StatusConflict},
+	{registry.ErrRegistrationCodeValidation, http.StatusBadRequest},
+	{registry.ErrCertificateConflict, http.StatusConflict},
 }
 
 // asAPIError turns any error an operation returns into the AWS error to send: an *apiError

@@ -46,6 +46,22 @@ func FuzzRoute(f *testing.F) {
 		{"BREW", "/things/%2F%2F/principals", "{"},
 		{"", "", ""},
 		{"GET", "/things/%", "null"},
+		{"PATCH", "/things/t1", `{"attributePayload":{"attributes":{"a":""},"merge":true},"expectedVersion":1}`},
+		{"POST", "/thing-types/ty", `{"thingTypeProperties":{"searchableAttributes":["a"]},"tags":[{"Key":"k","Value":"v"}]}`},
+		{"POST", "/thing-types/ty/deprecate", `{"undoDeprecate":true}`},
+		{"GET", "/thing-types?thingTypeName=ty", ""},
+		{"POST", "/thing-groups/g", `{"parentGroupName":"p","thingGroupProperties":{"attributePayload":{"attributes":{"a":"b"}}}}`},
+		{"PUT", "/thing-groups/addThingToThingGroup", `{"thingGroupArn":"arn:aws:iot:us-east-1:123456789012:thinggroup/g","thingName":"t1"}`},
+		{"GET", "/thing-groups/g/things?recursive=true", ""},
+		{"GET", "/things/t1/thing-groups", ""},
+		{"POST", "/cacertificate?setAsActive=true&allowAutoRegistration=false", `{"caCertificate":"x","certificateMode":"SNI_ONLY"}`},
+		{"PUT", "/cacertificate/" + strings.Repeat("a", 64) + "?newStatus=ACTIVE", `{"removeAutoRegistration":true}`},
+		{"POST", "/certificate/register", `{"certificatePem":"x","caCertificatePem":"y"}`},
+		{"POST", "/certificates?setAsActive=true", `{"certificateSigningRequest":"-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----"}`},
+		{"GET", "/registrationcode", ""},
+		{"POST", "/tags", `{"resourceArn":"arn:aws:iot:us-east-1:123456789012:thingtype/ty","tags":[{"Key":"a","Value":"b"}]}`},
+		{"GET", "/tags?resourceArn=arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Apolicy%2Fp", ""},
+		{"PATCH", "/event-configurations", `{"eventConfigurations":{"THING":{"Enabled":true}}}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.body)

@@ -182,3 +182,65 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// testCA is a certificate authority a device maker would bring: its certificate and key.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+// newTestCA makes a self-signed CA certificate (basic constraints CA:TRUE unless isCA is false).
+func newTestCA(t *testing.T, cn string, isCA bool) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour).Truncate(time.Second),
+		NotAfter:              time.Now().Add(24 * time.Hour).Truncate(time.Second),
+		BasicConstraintsValid: true,
+		IsCA:                  isCA,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	cert, err := x509.ParseCertificate(der)
+	must(t, err)
+	return testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issue makes a certificate with common name cn signed by the CA (a device certificate, or the
+// verification certificate of RegisterCACertificate when cn is the registration code).
+func (ca testCA) issue(t *testing.T, cn string) (*x509.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour).Truncate(time.Second),
+		NotAfter:     time.Now().Add(24 * time.Hour).Truncate(time.Second),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	must(t, err)
+	cert, err := x509.ParseCertificate(der)
+	must(t, err)
+	return cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// registerCA registers ca through the API with a verification certificate made for the
+// account's registration code, and returns its id.
+func (e *env) registerCA(t *testing.T, ca testCA, active, auto bool) string {
+	t.Helper()
+	code, err := e.iot.GetRegistrationCode(e.ctx, &iot.GetRegistrationCodeInput{})
+	must(t, err)
+	_, verification := ca.issue(t, aws.ToString(code.RegistrationCode))
+	out, err := e.iot.RegisterCACertificate(e.ctx, &iot.RegisterCACertificateInput{
+		CaCertificate: aws.String(ca.pem), VerificationCertificate: aws.String(verification),
+		SetAsActive: active, AllowAutoRegistration: auto,
+	})
+	must(t, err)
+	return aws.ToString(out.CertificateId)
+}

@@ -10,13 +10,6 @@ import (
 // (ListCertificates documents 25; the others document no default and get the same).
 const defaultPageSize = 25
 
-// tag is one {Key, Value} of a tags list (capitalised, as in the model). Tags are accepted for
-// compatibility and not stored.
-type tag struct {
-	Key   string `json:"Key"`
-	Value string `json:"Value"`
-}
-
 // createPolicyRequest is CreatePolicy's JSON body.
 type createPolicyRequest struct {
 	PolicyDocument *string `json:"policyDocument"`
@@ -41,7 +34,7 @@ func (s *server) createPolicy(c *call) (any, error) {
 		return nil, invalidRequest("policyDocument: required")
 	}
 	name := c.vars["policyName"]
-	p, err := s.reg.CreatePolicy(name, *in.PolicyDocument)
+	p, err := s.reg.CreatePolicyWithTags(name, *in.PolicyDocument, registryTags(in.Tags))
 	if err != nil {
 		return nil, fmt.Errorf("create policy %q: %w", name, err)
 	}

@@ -43,6 +43,24 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodPost, "/things/{thingName}", "CreateThing", s.createThing)
 	rt.add(http.MethodGet, "/things/{thingName}", "DescribeThing", s.describeThing)
 	rt.add(http.MethodDelete, "/things/{thingName}", "DeleteThing", s.deleteThing)
+	rt.add(http.MethodPatch, "/things/{thingName}", "UpdateThing", s.updateThing)
+	rt.add(http.MethodGet, "/things/{thingName}/thing-groups", "ListThingGroupsForThing", s.listThingGroupsForThing)
+	// Thing types.
+	rt.add(http.MethodGet, "/thing-types", "ListThingTypes", s.listThingTypes)
+	rt.add(http.MethodPost, "/thing-types/{thingTypeName}", "CreateThingType", s.createThingType)
+	rt.add(http.MethodGet, "/thing-types/{thingTypeName}", "DescribeThingType", s.describeThingType)
+	rt.add(http.MethodPatch, "/thing-types/{thingTypeName}", "UpdateThingType", s.updateThingType)
+	rt.add(http.MethodDelete, "/thing-types/{thingTypeName}", "DeleteThingType", s.deleteThingType)
+	rt.add(http.MethodPost, "/thing-types/{thingTypeName}/deprecate", "DeprecateThingType", s.deprecateThingType)
+	// Thing groups (the two fixed paths before the {thingGroupName} ones).
+	rt.add(http.MethodPut, "/thing-groups/addThingToThingGroup", "AddThingToThingGroup", s.addThingToThingGroup)
+	rt.add(http.MethodPut, "/thing-groups/removeThingFromThingGroup", "RemoveThingFromThingGroup", s.removeThingFromThingGroup)
+	rt.add(http.MethodGet, "/thing-groups", "ListThingGroups", s.listThingGroups)
+	rt.add(http.MethodPost, "/thing-groups/{thingGroupName}", "CreateThingGroup", s.createThingGroup)
+	rt.add(http.MethodGet, "/thing-groups/{thingGroupName}", "DescribeThingGroup", s.describeThingGroup)
+	rt.add(http.MethodPatch, "/thing-groups/{thingGroupName}", "UpdateThingGroup", s.updateThingGroup)
+	rt.add(http.MethodDelete, "/thing-groups/{thingGroupName}", "DeleteThingGroup", s.deleteThingGroup)
+	rt.add(http.MethodGet, "/thing-groups/{thingGroupName}/things", "ListThingsInThingGroup", s.listThingsInThingGroup)
 	// Policies.
 	rt.add(http.MethodGet, "/policies", "ListPolicies", s.listPolicies)
 	rt.add(http.MethodPost, "/policies/{policyName}", "CreatePolicy", s.createPolicy)
@@ -61,6 +79,24 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/certificates/{certificateId}", "DescribeCertificate", s.describeCertificate)
 	rt.add(http.MethodPut, "/certificates/{certificateId}", "UpdateCertificate", s.updateCertificate)
 	rt.add(http.MethodDelete, "/certificates/{certificateId}", "DeleteCertificate", s.deleteCertificate)
+	rt.add(http.MethodPost, "/certificates", "CreateCertificateFromCsr", s.createCertificateFromCsr)
+	rt.add(http.MethodPost, "/certificate/register", "RegisterCertificate", s.registerCertificate)
+	rt.add(http.MethodGet, "/certificates-by-ca/{caCertificateId}", "ListCertificatesByCA", s.listCertificatesByCA)
+	// CA certificates.
+	rt.add(http.MethodGet, "/registrationcode", "GetRegistrationCode", s.getRegistrationCode)
+	rt.add(http.MethodDelete, "/registrationcode", "DeleteRegistrationCode", s.deleteRegistrationCode)
+	rt.add(http.MethodPost, "/cacertificate", "RegisterCACertificate", s.registerCACertificate)
+	rt.add(http.MethodGet, "/cacertificates", "ListCACertificates", s.listCACertificates)
+	rt.add(http.MethodGet, "/cacertificate/{certificateId}", "DescribeCACertificate", s.describeCACertificate)
+	rt.add(http.MethodPut, "/cacertificate/{certificateId}", "UpdateCACertificate", s.updateCACertificate)
+	rt.add(http.MethodDelete, "/cacertificate/{certificateId}", "DeleteCACertificate", s.deleteCACertificate)
+	// Tags.
+	rt.add(http.MethodPost, "/tags", "TagResource", s.tagResource)
+	rt.add(http.MethodPost, "/untag", "UntagResource", s.untagResource)
+	rt.add(http.MethodGet, "/tags", "ListTagsForResource", s.listTagsForResource)
+	// Event configurations.
+	rt.add(http.MethodPatch, "/event-configurations", "UpdateEventConfigurations", s.updateEventConfigurations)
+	rt.add(http.MethodGet, "/event-configurations", "DescribeEventConfigurations", s.describeEventConfigurations)
 	// Attachments.
 	rt.add(http.MethodPut, "/target-policies/{policyName}", "AttachPolicy", s.attachPolicy)
 	rt.add(http.MethodPost, "/target-policies/{policyName}", "DetachPolicy", s.detachPolicy)
@@ -77,6 +113,23 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)
 	rt.add(http.MethodGet, "/_iotcore/connections", "Connections", s.connections)
 	return rt
+}
+
+// dataPlaneTable lists the operations of the data plane (service iotdata, rest-json, the
+// iot:Data-ATS endpoint). Its {topic} is one escaped path segment: the SDKs send a/b as a%2Fb.
+func (s *server) dataPlaneTable() router {
+	var rt router
+	rt.add(http.MethodPost, "/topics/{topic}", "Publish", s.publish)
+	rt.add(http.MethodGet, "/retainedMessage", "ListRetainedMessages", s.listRetainedMessages)
+	rt.add(http.MethodGet, "/retainedMessage/{topic}", "GetRetainedMessage", s.getRetainedMessage)
+	rt.add(http.MethodDelete, "/connections/{clientId}", "DeleteConnection", s.deleteConnection)
+	return rt
+}
+
+// jobsDataTable lists the operations of the jobs data plane (service iot-jobs-data); none yet,
+// so its requests are answered UnknownOperationException.
+func (s *server) jobsDataTable() router {
+	return nil
 }
 
 // match finds the route for method and escaped path and returns it with the path variables.

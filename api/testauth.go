@@ -94,9 +94,9 @@ type question struct {
 }
 
 // testAuthorization is TestAuthorization: POST /test-authorization?clientId. It compiles the
-// certificate's policies (plus policyNamesToAdd, minus policyNamesToSkip) with the environment
-// a connection with that certificate and client ID would have, and decides each resource as
-// the broker would.
+// certificate's policies and those its bound thing receives from its thing groups (plus
+// policyNamesToAdd, minus policyNamesToSkip) with the environment a connection with that
+// certificate and client ID would have, and decides each resource as the broker would.
 func (s *server) testAuthorization(c *call) (any, error) {
 	var in testAuthorizationRequest
 	if err := decodeBody(c.r, &in); err != nil {
@@ -114,13 +114,13 @@ func (s *server) testAuthorization(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test authorization of %s: %w", certID, err)
 	}
-	policies, err := s.policiesToTest(view.Policies, in.PolicyNamesToAdd, in.PolicyNamesToSkip)
-	if err != nil {
-		return nil, err
-	}
 	clientID := c.query("clientId")
 	base := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
 	env := environmentFor(view, clientID, base, s.reg.DescribeThing)
+	policies, err := s.policiesToTest(effectivePolicies(view, env.ThingName), in.PolicyNamesToAdd, in.PolicyNamesToSkip)
+	if err != nil {
+		return nil, err
+	}
 	ev := newEvaluator(policies, env)
 
 	out := testAuthorizationResponse{AuthResults: make([]authResult, 0, len(in.AuthInfos))}
@@ -210,6 +210,26 @@ func (s *server) principalCertificate(principal, cognitoPool *string) (string, e
 		return "", notFound("The certificate given in the principal does not exist in region %s, account %s", s.cfg.Region, s.cfg.Account)
 	}
 	return strings.TrimPrefix(parts[5], "cert/"), nil
+}
+
+// effectivePolicies is the policies attached to the certificate followed by those the bound
+// thing (if any) receives from its thing groups and their ancestors, each policy once.
+func effectivePolicies(view registry.CertificateView, boundThing string) []registry.Policy {
+	out := append([]registry.Policy(nil), view.Policies...)
+	if boundThing == "" {
+		return out
+	}
+	seen := make(map[string]bool, len(out))
+	for _, p := range out {
+		seen[p.Name] = true
+	}
+	for _, p := range view.GroupPolicies[boundThing] {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // policiesToTest is the attached policies without those to skip, plus those to add (which must

@@ -48,6 +48,8 @@ func newTestAuthEnv(t *testing.T) *testAuthEnv {
 		_, err := e.iot.CreatePolicy(e.ctx, &iot.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
 		must(t, err)
 	}
+	_, err := e.iot.CreateThingType(e.ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String("sensor")})
+	must(t, err)
 	for _, th := range []*iot.CreateThingInput{
 		{ThingName: aws.String("dev-1"), ThingTypeName: aws.String("sensor"), AttributePayload: &types.AttributePayload{Attributes: map[string]string{"site": "berlin"}}},
 		{ThingName: aws.String("solo")},

@@ -13,14 +13,25 @@ const (
 	maxListResults    = 250
 )
 
+// attributePayload is the AttributePayload of things and thing groups.
+type attributePayload struct {
+	Attributes map[string]string `json:"attributes"`
+	Merge      bool              `json:"merge,omitempty"` // meaningful for updates only
+}
+
+// toRegistry converts an optional payload of an update.
+func (p *attributePayload) toRegistry() *registry.AttributePayload {
+	if p == nil {
+		return nil
+	}
+	return &registry.AttributePayload{Attributes: p.Attributes, Merge: p.Merge}
+}
+
 // createThingRequest is CreateThing's JSON body.
 type createThingRequest struct {
-	ThingTypeName    string `json:"thingTypeName"`
-	BillingGroupName string `json:"billingGroupName"`
-	AttributePayload *struct {
-		Attributes map[string]string `json:"attributes"`
-		Merge      bool              `json:"merge"` // meaningful for UpdateThing only
-	} `json:"attributePayload"`
+	ThingTypeName    string            `json:"thingTypeName"`
+	BillingGroupName string            `json:"billingGroupName"`
+	AttributePayload *attributePayload `json:"attributePayload"`
 }
 
 // createThingResponse is CreateThing's output.
@@ -31,7 +42,8 @@ type createThingResponse struct {
 }
 
 // createThing is CreateThing: POST /things/{thingName}. The registry makes it idempotent for an
-// identical thing and a ResourceAlreadyExistsException for a different one.
+// identical thing and a ResourceAlreadyExistsException for a different one; a thing type must
+// exist and not be deprecated.
 func (s *server) createThing(c *call) (any, error) {
 	var in createThingRequest
 	if err := decodeBody(c.r, &in); err != nil {
@@ -96,7 +108,7 @@ type listThingsResponse struct {
 	NextToken string           `json:"nextToken,omitempty"`
 }
 
-// listThings is ListThings: GET /things?nextToken&maxResults&attributeName&attributeValue&thingTypeName.
+// listThings is ListThings: GET /things?nextToken&maxResults&attributeName&attributeValue&thingTypeName&usePrefixAttributeValue.
 func (s *server) listThings(c *call) (any, error) {
 	maxResults, err := intQuery(c, "maxResults", 1, maxListResults, defaultListThings)
 	if err != nil {
@@ -106,17 +118,13 @@ func (s *server) listThings(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if prefix {
-		// The registry filters on exact values only; answering exact matches to a prefix
-		// query would silently give wrong results.
-		return nil, invalidRequest("usePrefixAttributeValue: not supported by iotcore-local")
-	}
 	things, next, err := s.reg.ListThings(registry.ListThingsInput{
-		NextToken:      c.query("nextToken"),
-		MaxResults:     maxResults,
-		AttributeName:  c.query("attributeName"),
-		AttributeValue: c.query("attributeValue"),
-		ThingTypeName:  c.query("thingTypeName"),
+		NextToken:               c.query("nextToken"),
+		MaxResults:              maxResults,
+		AttributeName:           c.query("attributeName"),
+		AttributeValue:          c.query("attributeValue"),
+		ThingTypeName:           c.query("thingTypeName"),
+		UsePrefixAttributeValue: prefix,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list things: %w", err)
@@ -134,22 +142,61 @@ func (s *server) listThings(c *call) (any, error) {
 	return out, nil
 }
 
+// updateThingRequest is UpdateThing's JSON body.
+type updateThingRequest struct {
+	ThingTypeName    string            `json:"thingTypeName"`
+	AttributePayload *attributePayload `json:"attributePayload"`
+	ExpectedVersion  *int64            `json:"expectedVersion"`
+	RemoveThingType  bool              `json:"removeThingType"`
+}
+
+// updateThing is UpdateThing: PATCH /things/{thingName}. merge=false replaces all attributes,
+// an empty value removes one, and the version goes up by one (VersionConflictException when
+// expectedVersion is not the current one).
+func (s *server) updateThing(c *call) (any, error) {
+	var in updateThingRequest
+	if err := decodeBody(c.r, &in); err != nil {
+		return nil, err
+	}
+	name := c.vars["thingName"]
+	_, err := s.reg.UpdateThing(registry.UpdateThingInput{
+		Name:            name,
+		TypeName:        in.ThingTypeName,
+		RemoveThingType: in.RemoveThingType,
+		Attributes:      in.AttributePayload.toRegistry(),
+		ExpectedVersion: in.ExpectedVersion,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update thing %q: %w", name, err)
+	}
+	return empty{}, nil
+}
+
 // deleteThing is DeleteThing: DELETE /things/{thingName}?expectedVersion. Deleting a missing
 // thing succeeds, as the model documents.
 func (s *server) deleteThing(c *call) (any, error) {
 	name := c.vars["thingName"]
-	var expected *int64
-	if v := c.query("expectedVersion"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, invalidRequest("expectedVersion: must be an integer, got %q", v)
-		}
-		expected = &n
+	expected, err := versionQuery(c)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.reg.DeleteThing(name, expected); err != nil {
 		return nil, fmt.Errorf("delete thing %q: %w", name, err)
 	}
 	return empty{}, nil
+}
+
+// versionQuery reads the optional expectedVersion query parameter of the deletes.
+func versionQuery(c *call) (*int64, error) {
+	v := c.query("expectedVersion")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, invalidRequest("expectedVersion: must be an integer, got %q", v)
+	}
+	return &n, nil
 }
 
 // nonNilAttributes makes a thing without attributes answer "attributes":{} as AWS does.

@@ -72,6 +72,22 @@ func TestMalformedBodies(t *testing.T) {
 		{"PUT", "/certificates/" + strings.Repeat("a", 64), ``, "newStatus: required"},
 		{"PUT", "/things/t/principals", ``, "x-amzn-principal: required"},
 		{"GET", "/principals/things", ``, "x-amzn-principal: required"},
+		{"PATCH", "/things/t", `{"attributePayload":{"merge":"yes"}}`, "attributePayload.merge: expected boolean, got string"},
+		{"POST", "/thing-types/ty", `{"thingTypeProperties":{"searchableAttributes":"x"}}`, "thingTypeProperties.searchableAttributes: expected array, got string"},
+		{"POST", "/thing-types/ty/deprecate", `{"undoDeprecate":"no"}`, "undoDeprecate: expected boolean, got string"},
+		{"POST", "/thing-groups/g", `{"parentGroupName":1}`, "parentGroupName: expected string, got number"},
+		{"PATCH", "/thing-groups/g", `{}`, "thingGroupProperties: required"},
+		{"DELETE", "/thing-groups/g?expectedVersion=x", ``, "expectedVersion: must be an integer"},
+		{"PUT", "/thing-groups/addThingToThingGroup", `{"thingName":"t"}`, "thingGroupName or thingGroupArn: one is required"},
+		{"PUT", "/thing-groups/removeThingFromThingGroup", `{"thingGroupName":"g"}`, "thingName or thingArn: one is required"},
+		{"GET", "/thing-groups?recursive=perhaps", ``, "recursive: must be true or false"},
+		{"POST", "/cacertificate", `{}`, "caCertificate: required"},
+		{"POST", "/cacertificate?setAsActive=maybe", `{"caCertificate":"x"}`, "setAsActive: must be true or false"},
+		{"POST", "/certificate/register", `{"status":"ACTIVE"}`, "certificatePem: required"},
+		{"POST", "/certificate/register", `{"certificatePem":"x","status":"ON"}`, "status: \"ON\" is not a certificate status"},
+		{"POST", "/certificates", `{"certificateSigningRequest":7}`, "certificateSigningRequest: expected string, got number"},
+		{"PATCH", "/event-configurations", `{"eventConfigurations":{"THING":{"Enabled":"yes"}}}`, "expected boolean, got string"},
+		{"POST", "/tags", `{"resourceArn":"arn:aws:iot:us-east-1:123456789012:thingtype/ty"}`, "tags: required"},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.etcd.io/bbolt"
@@ -38,13 +40,61 @@ func certExists(tx *bbolt.Tx, id, param string) error {
 	return nil
 }
 
-// AttachPolicy attaches a policy to a target (a certificate ARN). Idempotent. At most 10 policies
-// may be attached to one certificate (ErrLimitExceeded).
+// groupTargetPrefix starts the key of a thing group in the policy attachment buckets, where
+// certificates are keyed by their id. Certificate ids are hexadecimal and never contain '/', so
+// the two kinds of key cannot collide.
+const groupTargetPrefix = "thinggroup/"
+
+// groupTargetKey is the key of a thing group in the policy attachment buckets.
+func groupTargetKey(name string) string { return groupTargetPrefix + name }
+
+// policyTarget is a resolved target of AttachPolicy and its relatives: a certificate (key is its
+// id) or a thing group (group is its name, key is groupTargetKey(group)).
+type policyTarget struct {
+	key   string
+	group string
+}
+
+// policyTarget resolves a target ARN: a certificate ARN or a thing group ARN of this registry's
+// region and account. Another region or account names nothing here (ErrNotFound); anything else
+// (a Cognito identity, a malformed ARN) is an invalid request. Existence is checked by the caller.
+func (r *Registry) policyTarget(target string) (policyTarget, error) {
+	if isCertificateARN(target) {
+		id, err := r.principalCertID(target, "target")
+		return policyTarget{key: id}, err
+	}
+	name, err := r.NameFromARN(target, "thinggroup", "target")
+	if err != nil {
+		if isKind(err, ErrInvalidRequest) {
+			return policyTarget{}, newError(ErrInvalidRequest,
+				"Invalid target %q: only certificate ARNs (arn:aws:iot:REGION:ACCOUNT:cert/ID) and thing group ARNs (…:thinggroup/NAME) are supported", target)
+		}
+		return policyTarget{}, err
+	}
+	if err := validThingGroupName(name); err != nil {
+		return policyTarget{}, err
+	}
+	return policyTarget{key: groupTargetKey(name), group: name}, nil
+}
+
+// targetExists returns ErrNotFound unless the target's certificate or thing group exists.
+func targetExists(tx *bbolt.Tx, t policyTarget) error {
+	if t.group == "" {
+		return certExists(tx, t.key, "target")
+	}
+	_, err := getGroup(tx, t.group)
+	return err
+}
+
+// AttachPolicy attaches a policy to a target: a certificate ARN or a thing group ARN. Idempotent.
+// At most 10 policies may be attached to one certificate and 2 to one thing group
+// (ErrLimitExceeded). Attaching to a group notifies the connections of the certificates of
+// every thing in the group and the groups below it.
 func (r *Registry) AttachPolicy(policyName, target string) error {
 	if err := validPolicyName(policyName); err != nil {
 		return err
 	}
-	id, err := r.principalCertID(target, "target")
+	t, err := r.policyTarget(target)
 	if err != nil {
 		return err
 	}
@@ -52,38 +102,82 @@ func (r *Registry) AttachPolicy(policyName, target string) error {
 		if _, err := getPolicy(tx, policyName); err != nil {
 			return err
 		}
-		if err := certExists(tx, id, "target"); err != nil {
+		if err := targetExists(tx, t); err != nil {
 			return err
 		}
-		if tx.Bucket(bucketTargetPolicies).Get(pairKey(id, policyName)) != nil {
+		if tx.Bucket(bucketTargetPolicies).Get(pairKey(t.key, policyName)) != nil {
 			return nil
 		}
-		attached, err := attachedPolicyNames(tx, id)
+		attached, err := attachedPolicyNames(tx, t.key)
 		if err != nil {
 			return err
 		}
-		if len(attached) >= maxPoliciesPerTarget {
+		limit := maxPoliciesPerTarget
+		if t.group != "" {
+			limit = maxPoliciesPerGroup
+		}
+		if len(attached) >= limit {
 			return newError(ErrLimitExceeded,
-				"The target %s already has the maximum of %d policies attached", target, maxPoliciesPerTarget)
+				"The target %s already has the maximum of %d policies attached", target, limit)
 		}
-		if err := putKey(tx.Bucket(bucketTargetPolicies), pairKey(id, policyName), nil); err != nil {
+		if err := putKey(tx.Bucket(bucketTargetPolicies), pairKey(t.key, policyName), nil); err != nil {
 			return err
 		}
-		if err := putKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, id), nil); err != nil {
+		if err := putKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, t.key), nil); err != nil {
 			return err
 		}
-		emit(Event{Kind: AttachmentChanged, CertificateID: id, PolicyName: policyName})
-		return nil
+		return notifyTarget(tx, emit, t, policyName)
 	})
 }
 
+// notifyTarget tells the connections whose policies a change of t's policies affects: the
+// certificate's own, or those of the certificates of every thing in the group and below it.
+func notifyTarget(tx *bbolt.Tx, emit func(Event), t policyTarget, policyName string) error {
+	if t.group == "" {
+		emit(Event{Kind: AttachmentChanged, CertificateID: t.key, PolicyName: policyName})
+		return nil
+	}
+	groups, err := groupDescendants(tx, t.group)
+	if err != nil {
+		return err
+	}
+	var things []string
+	for _, g := range append(groups, t.group) {
+		members, err := secondParts(tx.Bucket(bucketGroupThings), g)
+		if err != nil {
+			return err
+		}
+		things = append(things, members...)
+	}
+	return notifyThings(tx, emit, things, policyName)
+}
+
+// notifyThings emits one AttachmentChanged per certificate attached to any of the things, in id
+// order, each once; policyName names the policy whose attachment changed, if one did.
+func notifyThings(tx *bbolt.Tx, emit func(Event), things []string, policyName string) error {
+	certs := map[string]bool{}
+	for _, th := range things {
+		ids, err := secondParts(tx.Bucket(bucketThingPrincipals), th)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			certs[id] = true
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(certs)) {
+		emit(Event{Kind: AttachmentChanged, CertificateID: id, PolicyName: policyName})
+	}
+	return nil
+}
+
 // DetachPolicy detaches a policy from a target. Idempotent: detaching what is not attached, or
-// from a certificate or policy that does not exist, succeeds.
+// from a certificate, group or policy that does not exist, succeeds.
 func (r *Registry) DetachPolicy(policyName, target string) error {
 	if err := validPolicyName(policyName); err != nil {
 		return err
 	}
-	id, err := r.principalCertID(target, "target")
+	t, err := r.policyTarget(target)
 	if err != nil {
 		if isKind(err, ErrNotFound) {
 			return nil
@@ -91,37 +185,51 @@ func (r *Registry) DetachPolicy(policyName, target string) error {
 		return err
 	}
 	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
-		if tx.Bucket(bucketTargetPolicies).Get(pairKey(id, policyName)) == nil {
+		if tx.Bucket(bucketTargetPolicies).Get(pairKey(t.key, policyName)) == nil {
 			return nil
 		}
-		if err := unlinkPolicy(tx, policyName, id); err != nil {
+		if err := unlinkPolicy(tx, policyName, t.key); err != nil {
 			return err
 		}
-		emit(Event{Kind: AttachmentChanged, CertificateID: id, PolicyName: policyName})
-		return nil
+		return notifyTarget(tx, emit, t, policyName)
 	})
 }
 
 // unlinkPolicy removes both keys of a policy attachment.
-func unlinkPolicy(tx *bbolt.Tx, policyName, id string) error {
-	if err := delKey(tx.Bucket(bucketTargetPolicies), pairKey(id, policyName)); err != nil {
+func unlinkPolicy(tx *bbolt.Tx, policyName, key string) error {
+	if err := delKey(tx.Bucket(bucketTargetPolicies), pairKey(key, policyName)); err != nil {
 		return err
 	}
-	return delKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, id))
+	return delKey(tx.Bucket(bucketPolicyTargets), pairKey(policyName, key))
 }
 
-// ListAttachedPolicies lists the policies attached to a target, by name.
-func (r *Registry) ListAttachedPolicies(target string) ([]Policy, error) {
-	id, err := r.principalCertID(target, "target")
+// ListAttachedPolicies lists the policies attached to a target, by name. For a thing group,
+// recursive adds the policies attached to its ancestors (each policy once).
+func (r *Registry) ListAttachedPolicies(target string, recursive bool) ([]Policy, error) {
+	t, err := r.policyTarget(target)
 	if err != nil {
 		return nil, err
 	}
 	var policies []Policy
 	err = r.view(func(tx *bbolt.Tx) error {
-		if err := certExists(tx, id, "target"); err != nil {
+		if err := targetExists(tx, t); err != nil {
 			return err
 		}
-		policies, err = attachedPolicies(tx, id)
+		keys := []string{t.key}
+		if t.group != "" && recursive {
+			g, err := getGroup(tx, t.group)
+			if err != nil {
+				return err
+			}
+			chain, err := groupAncestors(tx, g)
+			if err != nil {
+				return err
+			}
+			for _, a := range chain {
+				keys = append(keys, groupTargetKey(a.Name))
+			}
+		}
+		policies, err = policiesOfTargets(tx, keys)
 		return err
 	})
 	if err != nil {
@@ -130,8 +238,45 @@ func (r *Registry) ListAttachedPolicies(target string) ([]Policy, error) {
 	return policies, nil
 }
 
-// ListTargetsForPolicy pages the targets (certificate ARNs, by certificate id) a policy is
-// attached to; ErrNotFound if the policy does not exist. pageSize 0 means 25; at most 250.
+// policiesOfTargets reads the policies attached to any of the target keys, by name, each once.
+func policiesOfTargets(tx *bbolt.Tx, keys []string) ([]Policy, error) {
+	var names []string
+	for _, k := range keys {
+		n, err := attachedPolicyNames(tx, k)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, n...)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	policies := make([]Policy, 0, len(names))
+	for _, name := range names {
+		p, err := getPolicy(tx, name)
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, p)
+	}
+	return policies, nil
+}
+
+// thingGroupPolicies reads the policies attached to the groups of a thing and their ancestors.
+func thingGroupPolicies(tx *bbolt.Tx, thingName string) ([]Policy, error) {
+	groups, err := thingGroupChain(tx, thingName)
+	if err != nil || len(groups) == 0 {
+		return nil, err
+	}
+	keys := make([]string, 0, len(groups))
+	for _, g := range groups {
+		keys = append(keys, groupTargetKey(g.Name))
+	}
+	return policiesOfTargets(tx, keys)
+}
+
+// ListTargetsForPolicy pages the targets a policy is attached to: certificate ARNs (by
+// certificate id), then thing group ARNs (by name). ErrNotFound if the policy does not exist.
+// pageSize 0 means 25; at most 250.
 func (r *Registry) ListTargetsForPolicy(policyName, marker string, pageSize int) ([]string, string, error) {
 	if err := validPolicyName(policyName); err != nil {
 		return nil, "", err
@@ -160,7 +305,12 @@ func (r *Registry) ListTargetsForPolicy(policyName, marker string, pageSize int)
 			if !p.take(k) {
 				return false, nil
 			}
-			out = append(out, r.CertificateARN(secondOf(k, prefix)))
+			key := secondOf(k, prefix)
+			if group, ok := strings.CutPrefix(key, groupTargetPrefix); ok {
+				out = append(out, r.ThingGroupARN(group))
+			} else {
+				out = append(out, r.CertificateARN(key))
+			}
 			return true, nil
 		})
 	})

@@ -37,9 +37,20 @@ func (r *Registry) RegisterCertificate(pemText string, status CertificateStatus,
 	if err != nil {
 		return Certificate{}, err
 	}
+	c := r.newCertificate(x, status, caID, "")
+	err = r.update(func(tx *bbolt.Tx, _ func(Event)) error { return insertCertificate(tx, c) })
+	if err != nil {
+		return Certificate{}, err
+	}
+	r.log.Debug("certificate registered", "id", c.ID, "status", status)
+	return c, nil
+}
+
+// newCertificate builds the record of a certificate registered now.
+func (r *Registry) newCertificate(x *x509.Certificate, status CertificateStatus, caID string, mode CertificateMode) Certificate {
 	id := CertificateID(x.Raw)
 	now := r.nowUTC()
-	c := Certificate{
+	return Certificate{
 		ID:               id,
 		ARN:              r.CertificateARN(id),
 		PEM:              string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: x.Raw})),
@@ -52,22 +63,21 @@ func (r *Registry) RegisterCertificate(pemText string, status CertificateStatus,
 		LastModifiedDate: now,
 		NotBefore:        x.NotBefore.UTC(),
 		NotAfter:         x.NotAfter.UTC(),
+		Mode:             mode,
 	}
-	err = r.update(func(tx *bbolt.Tx, _ func(Event)) error {
-		b := tx.Bucket(bucketCerts)
-		if b.Get([]byte(id)) != nil {
-			return alreadyExists(id, c.ARN, "The certificate is already provisioned or registered")
-		}
-		if err := putJSON(b, id, c); err != nil {
-			return err
-		}
-		return putKey(tx.Bucket(bucketCertsByDate), dateKey(c.CreationDate, id), nil)
-	})
-	if err != nil {
-		return Certificate{}, err
+}
+
+// insertCertificate stores a new certificate and its date index entry; ErrAlreadyExists if it
+// is registered already.
+func insertCertificate(tx *bbolt.Tx, c Certificate) error {
+	b := tx.Bucket(bucketCerts)
+	if b.Get([]byte(c.ID)) != nil {
+		return alreadyExists(c.ID, c.ARN, "The certificate is already provisioned or registered")
 	}
-	r.log.Debug("certificate registered", "id", id, "status", status)
-	return c, nil
+	if err := putJSON(b, c.ID, c); err != nil {
+		return err
+	}
+	return putKey(tx.Bucket(bucketCertsByDate), dateKey(c.CreationDate, c.ID), nil)
 }
 
 // parseCertificatePEM decodes the first PEM block of text as an X.509 certificate.
@@ -244,7 +254,8 @@ func (r *Registry) DeleteCertificate(id string, force bool) error {
 	})
 }
 
-// CertificateIdentity reads a certificate with its attached policies and things in one transaction.
+// CertificateIdentity reads a certificate with its attached policies and things, and the
+// policies its things receive from their thing groups, in one transaction.
 func (r *Registry) CertificateIdentity(id string) (CertificateView, error) {
 	id, err := certID(id)
 	if err != nil {
@@ -259,7 +270,7 @@ func (r *Registry) CertificateIdentity(id string) (CertificateView, error) {
 			return err
 		}
 		prefix := pairPrefix(id)
-		return walk(tx.Bucket(bucketPrincipalThings), prefix, nil, true, func(k, val []byte) (bool, error) {
+		err := walk(tx.Bucket(bucketPrincipalThings), prefix, nil, true, func(k, val []byte) (bool, error) {
 			v.Things = append(v.Things, ThingAttachment{
 				ThingName: secondOf(k, prefix),
 				Principal: v.Certificate.ARN,
@@ -267,6 +278,22 @@ func (r *Registry) CertificateIdentity(id string) (CertificateView, error) {
 			})
 			return true, nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, t := range v.Things {
+			ps, err := thingGroupPolicies(tx, t.ThingName)
+			if err != nil {
+				return err
+			}
+			if len(ps) > 0 {
+				if v.GroupPolicies == nil {
+					v.GroupPolicies = make(map[string][]Policy)
+				}
+				v.GroupPolicies[t.ThingName] = ps
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return CertificateView{}, err

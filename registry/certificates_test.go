@@ -161,7 +161,7 @@ func TestUpdateCertificateStatus(t *testing.T) {
 					t.Fatalf("after update: %+v", got)
 				}
 				want := Event{Kind: CertificateStatusChanged, CertificateID: c.ID, Status: tc.to}
-				if len(events) != 1 || events[0] != want {
+				if !eventsEqual(events, []Event{want}) {
 					t.Fatalf("events = %+v, want %+v", events, want)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,6 +107,24 @@ func mustThing(t testing.TB, r *Registry, name string) Thing {
 	return th
 }
 
+func mustType(t testing.TB, r *Registry, name string) ThingType {
+	t.Helper()
+	tt, err := r.CreateThingType(CreateThingTypeInput{Name: name})
+	if err != nil {
+		t.Fatalf("CreateThingType(%s): %v", name, err)
+	}
+	return tt
+}
+
+func mustGroup(t testing.TB, r *Registry, name, parent string) ThingGroup {
+	t.Helper()
+	g, err := r.CreateThingGroup(CreateThingGroupInput{Name: name, ParentName: parent})
+	if err != nil {
+		t.Fatalf("CreateThingGroup(%s): %v", name, err)
+	}
+	return g
+}
+
 const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}`
 
 func mustPolicy(t testing.TB, r *Registry, name string) Policy {
@@ -162,8 +181,104 @@ func (rec *recorder) take() []Event {
 	return ev
 }
 
+// eventsEqual compares event lists deeply (an Event holds a slice, so it is not comparable).
+func eventsEqual(a, b []Event) bool { return reflect.DeepEqual(a, b) }
+
 func watch(t *testing.T, r *Registry) *recorder {
 	rec := &recorder{}
 	t.Cleanup(r.Watch(rec.add))
 	return rec
+}
+
+// testCA is a certificate authority made for a test: its certificate and key.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+// newTestCA makes a self-signed CA named cn (basic constraints CA:TRUE). With isCA false it makes
+// the same certificate without the CA constraint, which AWS refuses to register as a CA.
+func newTestCA(t testing.TB, cn string, isCA bool) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caWithKey(t, cn, key, isCA)
+}
+
+// caWithKey makes a CA certificate for an existing key, so that two CA certificates can share a
+// subject and key (AWS's CertificateConflictException case).
+func caWithKey(t testing.TB, cn string, key *ecdsa.PrivateKey, isCA bool) testCA {
+	t.Helper()
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"test"}},
+		NotBefore:             time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:              time.Date(2049, 1, 1, 0, 0, 0, 0, time.UTC),
+		BasicConstraintsValid: true,
+		IsCA:                  isCA,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issue makes a leaf certificate with common name cn signed by the CA, and returns it parsed and
+// as PEM.
+func (ca testCA) issue(t testing.TB, cn string) (*x509.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:     time.Date(2048, 1, 1, 0, 0, 0, 0, time.UTC),
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// mustCA registers a CA with a correct verification certificate.
+func mustCA(t testing.TB, r *Registry, ca testCA, active, auto bool) CACertificate {
+	t.Helper()
+	code, err := r.GetRegistrationCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, verification := ca.issue(t, code)
+	c, err := r.RegisterCACertificate(RegisterCACertificateInput{
+		CACertificatePEM: ca.pem, VerificationCertificatePEM: verification, SetAsActive: active, AllowAutoRegistration: auto,
+	})
+	if err != nil {
+		t.Fatalf("RegisterCACertificate: %v", err)
+	}
+	return c
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 
 	"go.etcd.io/bbolt"
 )
@@ -33,6 +34,13 @@ const (
 	tokThingPrincipals = 'h'
 	tokPrincipalThings = 'r'
 	tokPolicyTargets   = 'g'
+	tokThingTypes      = 'y'
+	tokThingGroups     = 'k'
+	tokGroupThings     = 'm'
+	tokThingGroupsOf   = 'f'
+	tokCACertificates  = 'a'
+	tokCertsByCA       = 'b'
+	tokTags            = 'x'
 )
 
 // encodeToken makes the opaque paging token that resumes a listing after key.
@@ -132,4 +140,35 @@ func (p *pager) token(kind byte) string {
 		return ""
 	}
 	return encodeToken(kind, p.last)
+}
+
+// pageNames pages a whole list of names, for the listings that gather their items from several
+// places (a group and its descendants, a thing's groups and their ancestors): the names are
+// sorted and deduplicated, and the token is the last name of the previous page, so a listing
+// stays right when items come and go between pages.
+func pageNames(names []string, kind byte, token string, maxResults, def int) ([]string, string, error) {
+	size, err := pageSize(maxResults, def, "maxResults")
+	if err != nil {
+		return nil, "", err
+	}
+	from, err := decodeToken(kind, token, "nextToken")
+	if err != nil {
+		return nil, "", err
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	start := 0
+	if from != nil {
+		i, found := slices.BinarySearch(names, string(from))
+		if found {
+			i++
+		}
+		start = i
+	}
+	page := names[start:]
+	if len(page) <= size {
+		return page, "", nil
+	}
+	page = page[:size]
+	return page, encodeToken(kind, []byte(page[size-1])), nil
 }

@@ -14,10 +14,20 @@ import (
 // The document must be a JSON object of at most 2048 characters not counting whitespace (the AWS
 // IoT quota), and pass Options.ValidatePolicy.
 func (r *Registry) CreatePolicy(name, document string) (Policy, error) {
+	return r.CreatePolicyWithTags(name, document, nil)
+}
+
+// CreatePolicyWithTags is CreatePolicy with the tags CreatePolicy's request may carry, stored in
+// the same transaction.
+func (r *Registry) CreatePolicyWithTags(name, document string, tags []Tag) (Policy, error) {
 	if err := validPolicyName(name); err != nil {
 		return Policy{}, err
 	}
 	if err := r.checkPolicyDocument(document); err != nil {
+		return Policy{}, err
+	}
+	tagged, err := tagMap(tags)
+	if err != nil {
 		return Policy{}, err
 	}
 	now := r.nowUTC()
@@ -30,12 +40,15 @@ func (r *Registry) CreatePolicy(name, document string) (Policy, error) {
 		CreationDate:     now,
 		LastModifiedDate: now,
 	}
-	err := r.update(func(tx *bbolt.Tx, _ func(Event)) error {
+	err = r.update(func(tx *bbolt.Tx, _ func(Event)) error {
 		b := tx.Bucket(bucketPolicies)
 		if b.Get([]byte(name)) != nil {
 			return alreadyExists(name, p.ARN, "Policy %s already exists", name)
 		}
 		if err := putJSON(b, name, p); err != nil {
+			return err
+		}
+		if err := putTags(tx, p.ARN, tagged); err != nil {
 			return err
 		}
 		v := storedVersion{Document: document, GenerationID: p.GenerationID, CreationDate: now, LastModifiedDate: now}
@@ -162,6 +175,9 @@ func (r *Registry) DeletePolicy(name string) error {
 			return err
 		}
 		if err := delKey(tx.Bucket(bucketPolicies), []byte(name)); err != nil {
+			return err
+		}
+		if err := deleteTags(tx, p.ARN); err != nil {
 			return err
 		}
 		emit(Event{Kind: PolicyChanged, PolicyName: name})

@@ -162,7 +162,7 @@ func TestDeletePolicy(t *testing.T) {
 		})
 	}
 	events := rec.take()
-	if len(events) != 1 || events[0] != (Event{Kind: PolicyChanged, PolicyName: "free"}) {
+	if !eventsEqual(events, []Event{{Kind: PolicyChanged, PolicyName: "free"}}) {
 		t.Fatalf("events = %+v", events)
 	}
 	wantKind(t, r.DetachPolicy("used", c.ARN), nil)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -69,10 +70,6 @@ func Open(path string, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: open %s (is another process using it?): %w", path, err)
 	}
-	if err := db.Update(initSchema); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("registry: initialise %s: %w", path, err)
-	}
 	r := &Registry{
 		db:     db,
 		path:   path,
@@ -82,6 +79,10 @@ func Open(path string, opts Options) (*Registry, error) {
 		now:    opts.Now,
 		log:    opts.Logger,
 		notify: newNotifier(),
+	}
+	if err := db.Update(r.initSchema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("registry: initialise %s: %w", path, err)
 	}
 	r.log.Debug("registry opened", "path", path, "region", r.region, "account", r.acct)
 	return r, nil
@@ -103,6 +104,34 @@ func (r *Registry) CertificateARN(id string) string { return r.arn("cert/" + nor
 
 // PolicyARN builds the ARN of the named policy.
 func (r *Registry) PolicyARN(name string) string { return r.arn("policy/" + name) }
+
+// ThingTypeARN builds the ARN of the named thing type.
+func (r *Registry) ThingTypeARN(name string) string { return r.arn("thingtype/" + name) }
+
+// ThingGroupARN builds the ARN of the named thing group.
+func (r *Registry) ThingGroupARN(name string) string { return r.arn("thinggroup/" + name) }
+
+// CACertificateARN builds the ARN of the CA certificate with the given id (normalised to lowercase).
+func (r *Registry) CACertificateARN(id string) string { return r.arn("cacert/" + normalizeCertID(id)) }
+
+// NameFromARN returns the name an ARN of this registry gives to a resource of the given type
+// ("thing", "thinggroup", "thingtype", "policy", "cacert", ...): the part after "TYPE/". An ARN
+// of another type, or no ARN at all, is an ErrInvalidRequest naming param; an ARN of another
+// partition, region or account names nothing here (ErrNotFound).
+func (r *Registry) NameFromARN(arn, resourceType, param string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iot" {
+		return "", newError(ErrInvalidRequest, "Invalid %s %q: not an AWS IoT ARN", param, arn)
+	}
+	name, ok := strings.CutPrefix(parts[5], resourceType+"/")
+	if !ok || name == "" {
+		return "", newError(ErrInvalidRequest, "Invalid %s %q: not the ARN of a %s", param, arn, resourceType)
+	}
+	if parts[1] != "aws" || parts[3] != r.region || parts[4] != r.acct {
+		return "", newError(ErrNotFound, "The %s %s does not exist in region %s, account %s", resourceType, arn, r.region, r.acct)
+	}
+	return name, nil
+}
 
 func (r *Registry) arn(resource string) string {
 	return "arn:aws:iot:" + r.region + ":" + r.acct + ":" + resource

@@ -37,6 +37,7 @@ func TestARNs(t *testing.T) {
 func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "registry.db")
 	r, _ := openTestAt(t, path)
+	mustType(t, r, "light")
 	th, err := r.CreateThing(CreateThingInput{Name: "lamp", TypeName: "light", Attributes: map[string]string{"room": "1"}})
 	wantKind(t, err, nil)
 	p := mustPolicy(t, r, "p")
@@ -145,10 +146,10 @@ func TestWatch(t *testing.T) {
 
 	statusEvent := Event{Kind: CertificateStatusChanged, CertificateID: c.ID, Status: StatusInactive}
 	deleteEvent := Event{Kind: CertificateDeleted, CertificateID: c.ID, Status: StatusInactive}
-	if got := first.take(); !slices.Equal(got, []Event{statusEvent}) {
+	if got := first.take(); !eventsEqual(got, []Event{statusEvent}) {
 		t.Fatalf("cancelled watcher got %+v", got)
 	}
-	if got := second.take(); !slices.Equal(got, []Event{statusEvent, deleteEvent}) {
+	if got := second.take(); !eventsEqual(got, []Event{statusEvent, deleteEvent}) {
 		t.Fatalf("watcher got %+v", got)
 	}
 

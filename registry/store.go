@@ -8,51 +8,71 @@ import (
 )
 
 // The bbolt buckets. Attachments are kept in both directions so that each lookup is a prefix scan;
-// composite keys join their parts with a NUL byte, which no valid name or id contains.
+// composite keys join their parts with a NUL byte, which no valid name or id contains. A policy
+// target key is a certificate id or "thinggroup/" + a thing group name (see groupTargetKey).
 var (
 	bucketMeta            = []byte("meta")
-	bucketThings          = []byte("things")             // thing name -> Thing
-	bucketCerts           = []byte("certificates")       // certificate id -> Certificate
-	bucketCertsByDate     = []byte("certificatesByDate") // creation time (8 bytes) + id -> nothing
-	bucketPolicies        = []byte("policies")           // policy name -> Policy
-	bucketPolicyTargets   = []byte("policyTargets")      // policy name NUL certificate id -> nothing
-	bucketTargetPolicies  = []byte("targetPolicies")     // certificate id NUL policy name -> nothing
-	bucketThingPrincipals = []byte("thingPrincipals")    // thing name NUL certificate id -> ThingPrincipalType
-	bucketPrincipalThings = []byte("principalThings")    // certificate id NUL thing name -> ThingPrincipalType
-	bucketPolicyVersions  = []byte("policyVersions")     // policy name NUL version (8 bytes) -> storedVersion
-	bucketPolicyVersionNo = []byte("policyVersionNo")    // policy name -> last version number issued (8 bytes)
+	bucketThings          = []byte("things")               // thing name -> Thing
+	bucketCerts           = []byte("certificates")         // certificate id -> Certificate
+	bucketCertsByDate     = []byte("certificatesByDate")   // creation time (8 bytes) + id -> nothing
+	bucketPolicies        = []byte("policies")             // policy name -> Policy
+	bucketPolicyTargets   = []byte("policyTargets")        // policy name NUL target key -> nothing
+	bucketTargetPolicies  = []byte("targetPolicies")       // target key NUL policy name -> nothing
+	bucketThingPrincipals = []byte("thingPrincipals")      // thing name NUL certificate id -> ThingPrincipalType
+	bucketPrincipalThings = []byte("principalThings")      // certificate id NUL thing name -> ThingPrincipalType
+	bucketPolicyVersions  = []byte("policyVersions")       // policy name NUL version (8 bytes) -> storedVersion
+	bucketPolicyVersionNo = []byte("policyVersionNo")      // policy name -> last version number issued (8 bytes)
+	bucketThingTypes      = []byte("thingTypes")           // thing type name -> ThingType
+	bucketTypeThings      = []byte("typeThings")           // thing type name NUL thing name -> nothing
+	bucketThingGroups     = []byte("thingGroups")          // thing group name -> ThingGroup
+	bucketGroupChildren   = []byte("groupChildren")        // parent group name NUL child group name -> nothing
+	bucketGroupThings     = []byte("groupThings")          // group name NUL thing name -> membership id
+	bucketThingGroupsOf   = []byte("thingGroupsOf")        // thing name NUL group name -> membership id
+	bucketCACerts         = []byte("caCertificates")       // CA certificate id -> CACertificate
+	bucketCACertsByDate   = []byte("caCertificatesByDate") // creation time (8 bytes) + id -> nothing
+	bucketTags            = []byte("tags")                 // canonical resource ARN -> map of tags
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketThings, bucketCerts, bucketCertsByDate, bucketPolicies,
 		bucketPolicyTargets, bucketTargetPolicies, bucketThingPrincipals, bucketPrincipalThings,
-		bucketPolicyVersions, bucketPolicyVersionNo,
+		bucketPolicyVersions, bucketPolicyVersionNo, bucketThingTypes, bucketTypeThings,
+		bucketThingGroups, bucketGroupChildren, bucketGroupThings, bucketThingGroupsOf,
+		bucketCACerts, bucketCACertsByDate, bucketTags,
 	}
 )
 
 // schemaVersion is the layout of the buckets above. A file written by a later layout is refused
 // rather than misread; a file of an earlier layout is upgraded in place when opened.
 //
-// Layouts: "1" kept only each policy's current document; "2" adds the policy versions.
-const schemaVersion = "2"
+// Layouts: "1" kept only each policy's current document; "2" adds the policy versions; "3" adds
+// thing types (which things must now name), thing groups and their memberships, policies
+// attached to thing groups (in the policy attachment buckets, under a "thinggroup/" key), CA
+// certificates, tags, the registration code and the event configurations.
+const schemaVersion = "3"
 
 var keySchema = []byte("schema")
 
 // initSchema creates the buckets of a new file, upgrades an earlier layout and refuses a later
 // one. It runs in one write transaction, so an upgrade that fails leaves the file as it was.
-func initSchema(tx *bbolt.Tx) error {
+func (r *Registry) initSchema(tx *bbolt.Tx) error {
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	switch v := meta.Get(keySchema); {
-	case v == nil:
-	case string(v) == "1":
+	switch v := string(meta.Get(keySchema)); v {
+	case "": // a new file
+	case "1":
 		if err := addPolicyVersions(tx); err != nil {
 			return fmt.Errorf("upgrade from schema version 1: %w", err)
 		}
-	case string(v) == schemaVersion:
+		fallthrough
+	case "2":
+		if err := r.addThingTypes(tx); err != nil {
+			return fmt.Errorf("upgrade from schema version %s: %w", v, err)
+		}
+	case schemaVersion:
 		return nil
 	default:
 		return fmt.Errorf("the file has schema version %q; this build understands %q", v, schemaVersion)

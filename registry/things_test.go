@@ -10,6 +10,9 @@ import (
 
 func TestCreateThingValidation(t *testing.T) {
 	r := openTest(t)
+	mustType(t, r, "lamp")
+	mustType(t, r, "old")
+	wantKind(t, r.DeprecateThingType("old", false), nil)
 	tests := []struct {
 		name string
 		in   CreateThingInput
@@ -29,6 +32,11 @@ func TestCreateThingValidation(t *testing.T) {
 		{"empty attribute name", CreateThingInput{Name: "t3", Attributes: map[string]string{"": "x"}}, ErrInvalidRequest},
 		{"long attribute name", CreateThingInput{Name: "t4", Attributes: map[string]string{strings.Repeat("a", 129): "x"}}, ErrInvalidRequest},
 		{"long attribute value", CreateThingInput{Name: "t5", Attributes: map[string]string{"a": strings.Repeat("v", 801)}}, ErrInvalidRequest},
+		{"three attributes", CreateThingInput{Name: "t6", Attributes: map[string]string{"a": "1", "b": "2", "c": "3"}}, nil},
+		{"four attributes", CreateThingInput{Name: "t7", Attributes: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}}, ErrInvalidRequest},
+		{"four attributes with a type", CreateThingInput{Name: "t8", TypeName: "lamp", Attributes: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}}, ErrInvalidRequest},
+		{"unknown type", CreateThingInput{Name: "t9", TypeName: "never"}, ErrNotFound},
+		{"deprecated type", CreateThingInput{Name: "t10", TypeName: "old"}, ErrInvalidRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +65,8 @@ func TestCreateThingValidation(t *testing.T) {
 
 func TestCreateThingIdempotence(t *testing.T) {
 	r := openTest(t)
+	mustType(t, r, "light")
+	mustType(t, r, "bulb")
 	first, err := r.CreateThing(CreateThingInput{Name: "lamp", TypeName: "light", Attributes: map[string]string{"room": "1"}})
 	wantKind(t, err, nil)
 
@@ -170,9 +180,12 @@ func TestListThingsPaging(t *testing.T) {
 
 func TestListThingsFilters(t *testing.T) {
 	r := openTest(t)
+	mustType(t, r, "lamp")
+	mustType(t, r, "fan")
 	for _, in := range []CreateThingInput{
 		{Name: "a", TypeName: "lamp", Attributes: map[string]string{"room": "kitchen"}},
 		{Name: "b", TypeName: "lamp", Attributes: map[string]string{"room": "hall"}},
+		{Name: "e", Attributes: map[string]string{"room": "kitchenette"}},
 		{Name: "c", TypeName: "fan", Attributes: map[string]string{"room": "kitchen", "speed": "3"}},
 		{Name: "d"},
 	} {
@@ -185,9 +198,11 @@ func TestListThingsFilters(t *testing.T) {
 		in   ListThingsInput
 		want string
 	}{
-		{"all", ListThingsInput{}, "a b c d"},
+		{"all", ListThingsInput{}, "a b c d e"},
 		{"type", ListThingsInput{ThingTypeName: "lamp"}, "a b"},
 		{"attribute value", ListThingsInput{AttributeName: "room", AttributeValue: "kitchen"}, "a c"},
+		{"attribute value prefix", ListThingsInput{AttributeName: "room", AttributeValue: "kit", UsePrefixAttributeValue: true}, "a c e"},
+		{"whole value as prefix", ListThingsInput{AttributeName: "room", AttributeValue: "kitchen", UsePrefixAttributeValue: true}, "a c e"},
 		{"attribute present", ListThingsInput{AttributeName: "speed"}, "c"},
 		{"type and attribute", ListThingsInput{ThingTypeName: "lamp", AttributeName: "room", AttributeValue: "kitchen"}, "a"},
 		{"nothing matches", ListThingsInput{ThingTypeName: "none"}, ""},

@@ -63,6 +63,9 @@ type Certificate struct {
 	LastModifiedDate time.Time         `json:"lastModifiedDate"`
 	NotBefore        time.Time         `json:"notBefore"`
 	NotAfter         time.Time         `json:"notAfter"`
+	// Mode is the certificate mode of the CA it was registered with (DEFAULT when empty: the
+	// certificates the emulator issues and those registered without a CA).
+	Mode CertificateMode `json:"certificateMode,omitempty"`
 }
 
 // Policy is an AWS IoT policy with its default version's document: Document is always the
@@ -103,6 +106,11 @@ type CertificateView struct {
 	Certificate Certificate
 	Policies    []Policy          // attached to the certificate's ARN, by name order
 	Things      []ThingAttachment // things attached to the certificate's ARN
+	// GroupPolicies maps the name of each attached thing that is in a thing group to the policies
+	// attached to its groups and to their ancestor groups (by name, each once). AWS applies them
+	// to a connection whose bound thing is that thing; a thing in no group with a policy has no
+	// entry.
+	GroupPolicies map[string][]Policy
 }
 
 // Error kinds. Every error the registry returns for bad input or state wraps one of these (test
@@ -118,6 +126,12 @@ var (
 	ErrMalformedPolicy       = errors.New("MalformedPolicyException")
 	ErrLimitExceeded         = errors.New("LimitExceededException")
 	ErrVersionsLimitExceeded = errors.New("VersionsLimitExceededException")
+	// ErrRegistrationCodeValidation refuses a CA whose verification certificate does not prove
+	// possession of the CA key for this account's registration code.
+	ErrRegistrationCodeValidation = errors.New("RegistrationCodeValidationException")
+	// ErrCertificateConflict refuses a device certificate that more than one registered CA
+	// (same subject and key) could have signed, when the caller did not say which.
+	ErrCertificateConflict = errors.New("CertificateConflictException")
 )
 
 // Error is a registry error with an AWS-style message. Kind is one of the Err* values above.
@@ -138,14 +152,38 @@ type EventKind int
 const (
 	CertificateStatusChanged EventKind = iota + 1 // Status holds the new status
 	CertificateDeleted
-	PolicyChanged     // PolicyName's document in force (its default version) changed, or it was deleted
-	AttachmentChanged // a policy or thing was attached to or detached from CertificateID
+	PolicyChanged // PolicyName's document in force (its default version) changed, or it was deleted
+	// AttachmentChanged says the policies that apply to connections made with CertificateID may
+	// have changed: a policy or thing was attached to or detached from the certificate, or the
+	// thing-group policies reaching one of its things changed (group membership, a policy
+	// attached to or detached from a group or an ancestor, a group deleted). One event is sent
+	// per affected certificate.
+	AttachmentChanged
+	// CertificateRegistered says AutoRegisterCertificate registered CertificateID as
+	// PENDING_ACTIVATION under CACertificateID (just-in-time registration). Publications holds
+	// the message AWS publishes on $aws/events/certificates/registered/<caCertificateId>.
+	CertificateRegistered
+	// RegistryChanged says a thing, thing type, thing group or group membership changed while
+	// the matching event type is enabled by UpdateEventConfigurations. Publications holds the
+	// registry event messages AWS publishes for it, to be published as they are.
+	RegistryChanged
 )
 
 // Event is a committed change, delivered to watchers after the transaction.
 type Event struct {
-	Kind          EventKind
-	CertificateID string
-	Status        CertificateStatus
-	PolicyName    string
+	Kind            EventKind
+	CertificateID   string
+	Status          CertificateStatus
+	PolicyName      string
+	CACertificateID string // CertificateRegistered
+	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON
+	// payload, ready to send, QoS 0, not retained), so that whoever owns the broker can publish
+	// them without knowing their shapes. Empty for most kinds.
+	Publications []Publication
+}
+
+// Publication is one MQTT message to publish on behalf of the registry.
+type Publication struct {
+	Topic   string
+	Payload []byte
 }

@@ -37,13 +37,45 @@ func validThingTypeName(name string) error {
 
 func validAttributes(attrs map[string]string) error {
 	for k, v := range attrs {
-		if len(k) < 1 || len(k) > maxNameLen || !attrNameRE.MatchString(k) {
-			return newError(ErrInvalidRequest,
-				"Invalid attribute name %q: it must be 1-128 characters of a-z, A-Z, 0-9 and _.,@/:#-", k)
+		if err := validAttributeName(k); err != nil {
+			return err
 		}
 		if len(v) > maxAttrValueLen {
 			return newError(ErrInvalidRequest,
 				"Invalid value of attribute %q: %d characters, at most %d are allowed", k, len(v), maxAttrValueLen)
+		}
+	}
+	return nil
+}
+
+// validAttributeName applies the model's rule for attribute names (of things, groups, and the
+// searchable attributes of thing types).
+func validAttributeName(k string) error {
+	if len(k) < 1 || len(k) > maxNameLen || !attrNameRE.MatchString(k) {
+		return newError(ErrInvalidRequest,
+			"Invalid attribute name %q: it must be 1-128 characters of a-z, A-Z, 0-9 and _.,@/:#-", k)
+	}
+	return nil
+}
+
+// validThingGroupName applies the model's thing group name rule, the same as for things.
+func validThingGroupName(name string) error {
+	if len(name) < 1 || len(name) > maxNameLen || !thingNameRE.MatchString(name) {
+		return newError(ErrInvalidRequest,
+			"Invalid thing group name %q: it must be 1-128 characters of a-z, A-Z, 0-9, ':', '_' and '-'", name)
+	}
+	return nil
+}
+
+// validDescription applies the model's rule for thing type and thing group descriptions: at
+// most 2028 printable characters (spaces allowed).
+func validDescription(d, param string) error {
+	if len(d) > maxDescriptionLen {
+		return newError(ErrInvalidRequest, "Invalid %s: %d characters, at most %d are allowed", param, len(d), maxDescriptionLen)
+	}
+	for _, r := range d {
+		if r != ' ' && (!unicode.IsGraphic(r) || unicode.IsSpace(r)) {
+			return newError(ErrInvalidRequest, "Invalid %s: only printable characters and spaces are allowed", param)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func TestPolicyVersionLifecycle(t *testing.T) {
 				t.Fatalf("events = %+v, want %d", events, tc.events)
 			}
 			for _, e := range events {
-				if e != (Event{Kind: PolicyChanged, PolicyName: "p"}) {
+				if !reflect.DeepEqual(e, Event{Kind: PolicyChanged, PolicyName: "p"}) {
 					t.Errorf("event %+v", e)
 				}
 			}
@@ -131,7 +132,7 @@ func TestPolicyVersionLifecycle(t *testing.T) {
 	// created again under the name starts from version 1.
 	wantKind(t, r.DeletePolicyVersion("p", "1"), nil)
 	wantKind(t, r.DeletePolicy("p"), nil)
-	if ev := rec.take(); len(ev) != 1 || ev[0] != (Event{Kind: PolicyChanged, PolicyName: "p"}) {
+	if ev := rec.take(); !eventsEqual(ev, []Event{{Kind: PolicyChanged, PolicyName: "p"}}) {
 		t.Fatalf("events after DeletePolicy = %+v", ev)
 	}
 	if _, err := r.CreatePolicy("p", docN(8)); err != nil {
