@@ -70,15 +70,15 @@ func freeAddr(t *testing.T) string {
 
 // server is a running "iotcore-local serve" child process.
 type server struct {
-	dir, mqtt, alpn, api string
-	banner               []string
+	dir, mqtt, alpn, https, api string
+	banner                      []string
 }
 
 // startServe runs the built command's serve verb and waits for /health.
 func startServe(t *testing.T, extra ...string) *server {
 	t.Helper()
-	s := &server{dir: t.TempDir(), mqtt: freeAddr(t), alpn: freeAddr(t), api: freeAddr(t)}
-	args := append([]string{"serve", "--data", filepath.Join(s.dir, "state"), "--mqtt-addr", s.mqtt, "--alpn-addr", s.alpn, "--api-addr", s.api}, extra...)
+	s := &server{dir: t.TempDir(), mqtt: freeAddr(t), alpn: freeAddr(t), https: freeAddr(t), api: freeAddr(t)}
+	args := append([]string{"serve", "--data", filepath.Join(s.dir, "state"), "--mqtt-addr", s.mqtt, "--alpn-addr", s.alpn, "--https-addr", s.https, "--api-addr", s.api}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -276,12 +276,29 @@ func TestCLIWithMosquittoAndOpenSSL(t *testing.T) {
 		}
 	})
 	t.Run("openssl without ALPN", func(t *testing.T) {
-		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -msg", s.alpn))
-		if !strings.Contains(out, "no application protocol") {
-			t.Fatalf("openssl output lacks the no_application_protocol alert:\n%s", out)
+		// No ALPN is the HTTPS (SigV4) personality: the handshake completes and no client
+		// certificate is requested.
+		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -CAfile %s -msg",
+			s.alpn, filepath.Join(s.dir, "lab-pub", "root-ca.pem")))
+		if !strings.Contains(out, "Verify return code: 0 (ok)") || strings.Contains(out, "alert") {
+			t.Fatalf("handshake without ALPN did not complete:\n%s", out)
 		}
 		if strings.Contains(out, "CertificateRequest") {
 			t.Fatalf("server requested a certificate without ALPN:\n%s", out)
+		}
+	})
+	t.Run("openssl with mqtt", func(t *testing.T) {
+		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -alpn mqtt -msg", s.alpn))
+		if !strings.Contains(out, "no application protocol") || strings.Contains(out, "CertificateRequest") {
+			t.Fatalf("want alert no_application_protocol and no CertificateRequest:\n%s", out)
+		}
+	})
+	t.Run("openssl with x-amzn-http-ca", func(t *testing.T) {
+		dir := filepath.Join(s.dir, "lab-pub")
+		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -alpn x-amzn-http-ca -cert %s -key %s -CAfile %s -msg",
+			s.alpn, filepath.Join(dir, "certificate.pem.crt"), filepath.Join(dir, "private.pem.key"), filepath.Join(dir, "root-ca.pem")))
+		if !strings.Contains(out, "CertificateRequest") || !strings.Contains(out, "ALPN protocol: x-amzn-http-ca") {
+			t.Fatalf("want a CertificateRequest and x-amzn-http-ca selected:\n%s", out)
 		}
 	})
 
@@ -338,7 +355,7 @@ func TestBadInput(t *testing.T) {
 	seed := filepath.Join(dir, "seed.yaml")
 	os.WriteFile(seed, []byte("policies:\n  - name: p\n    document: {Version: \"2012-10-17\", Statement: [{Effect: Permit, Action: \"iot:*\", Resource: \"*\"}]}\n"), 0o644)
 	_, errOut, code = runBinary(t, "serve", "--seed", seed, "--data", filepath.Join(dir, "state"),
-		"--mqtt-addr", "127.0.0.1:0", "--alpn-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0")
+		"--mqtt-addr", "127.0.0.1:0", "--alpn-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0")
 	if code == 0 || !strings.Contains(errOut, "policies[0]") || !strings.Contains(errOut, "Effect") {
 		t.Fatalf("broken seed: exit %d, stderr %q", code, errOut)
 	}

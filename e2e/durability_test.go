@@ -33,7 +33,7 @@ func startServeProcess(t *testing.T, state string) *serveProcess {
 	t.Helper()
 	p := &serveProcess{mqtt: freeAddr(t), alpn: freeAddr(t), api: freeAddr(t), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary(t), "serve", "--data", state, "--mqtt-addr", p.mqtt, "--alpn-addr", p.alpn,
-		"--api-addr", p.api, "--demo=false")
+		"--https-addr", freeAddr(t), "--api-addr", p.api, "--demo=false")
 	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -139,7 +140,8 @@ func connect5(t *testing.T, addr, clientID string, cfg *tls.Config) (*paho5.Clie
 		return nil, nil, err
 	}
 	t.Cleanup(func() { conn.Close() })
-	c := paho5.NewClient(paho5.ClientConfig{Conn: conn})
+	// tls.Conn is not safe for concurrent writes; paho.golang writes from several goroutines.
+	c := paho5.NewClient(paho5.ClientConfig{Conn: packets.NewThreadSafeConn(conn)})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ack, err := c.Connect(ctx, &paho5.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true})

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -13,33 +14,41 @@ import (
 	"github.com/iotcore-local/iotcore-local/listener"
 )
 
-// TestALPNPortTerminatesOtherProtocols: on 443 anything but x-amzn-mqtt-ca ends the handshake with
-// alert 120 (no_application_protocol), and no client certificate is ever requested for it.
+// TestALPNPortTerminatesOtherProtocols: on 443, ALPN lists the emulator does not serve (mqtt, the
+// custom-authorizer personality, and unknown names) end the handshake with alert 120
+// (no_application_protocol); under --alpn-strict everything but x-amzn-mqtt-ca does. No client
+// certificate is ever requested for them.
 func TestALPNPortTerminatesOtherProtocols(t *testing.T) {
-	emu := startEmulator(t, "")
-	d := device(t, emu, "prober")
-	for _, alpn := range [][]string{nil, {"http/1.1"}, {"mqtt"}, {"h2"}, {"x-amzn-http-ca"}} {
-		t.Run(strings.Join(append([]string{"alpn"}, alpn...), "="), func(t *testing.T) {
-			cfg := tlsConfig(t, d, alpn...)
-			asked := false
-			cert := cfg.Certificates[0]
-			cfg.Certificates = nil
-			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				asked = true
-				return &cert, nil
-			}
-			conn, err := tls.Dial("tcp", emu.ALPNAddr(), cfg)
-			if err == nil {
-				conn.Close()
-				t.Fatal("handshake succeeded")
-			}
-			if !strings.Contains(err.Error(), "no application protocol") {
-				t.Fatalf("handshake error %q, want alert no_application_protocol", err)
-			}
-			if asked {
-				t.Fatal("the server requested a client certificate")
-			}
-		})
+	for _, strict := range []bool{false, true} {
+		emu := startEmulator(t, "", func(c *emulator.Config) { c.ALPNStrict = strict })
+		d := device(t, emu, "prober")
+		lists := [][]string{{"mqtt"}, {"foo"}}
+		if strict {
+			lists = append(lists, nil, []string{"http/1.1"}, []string{"h2"}, []string{"x-amzn-http-ca"})
+		}
+		for _, alpn := range lists {
+			t.Run(fmt.Sprintf("strict=%v/%s", strict, strings.Join(append([]string{"alpn"}, alpn...), "=")), func(t *testing.T) {
+				cfg := tlsConfig(t, d, alpn...)
+				asked := false
+				cert := cfg.Certificates[0]
+				cfg.Certificates = nil
+				cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					asked = true
+					return &cert, nil
+				}
+				conn, err := tls.Dial("tcp", emu.ALPNAddr(), cfg)
+				if err == nil {
+					conn.Close()
+					t.Fatal("handshake succeeded")
+				}
+				if !strings.Contains(err.Error(), "no application protocol") {
+					t.Fatalf("handshake error %q, want alert no_application_protocol", err)
+				}
+				if asked {
+					t.Fatal("the server requested a client certificate")
+				}
+			})
+		}
 	}
 }
 

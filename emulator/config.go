@@ -14,22 +14,25 @@ import (
 
 // Config is everything the emulator needs to start. The zero value of a field means its default.
 type Config struct {
-	DataDir          string        // state folder; default ".iotcore-local"
-	MQTTAddr         string        // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
-	ALPNAddr         string        // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
-	APIAddr          string        // the HTTP API; default 127.0.0.1:4580
-	SeedFile         string        // YAML or JSON declarations applied at start; "" for none
-	Profile          string        // "aws" (default) or "mqtt"
-	ALPNStrict       bool          // on the ALPN port serve only x-amzn-mqtt-ca
-	Endpoints        []string      // extra server certificate names; the first is DescribeEndpoint's answer
-	Region           string        // default us-east-1
-	Account          string        // default 123456789012
-	HandshakeTimeout time.Duration // TLS handshake deadline; default 10s
-	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
-	SessionExpiry    time.Duration // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
-	Throttle         bool          // AWS's per-connection rate limits (profile aws)
-	Demo             bool          // create the demo device that the start banner's command uses
-	Logger           *slog.Logger  // default slog.Default()
+	DataDir          string            // state folder; default ".iotcore-local"
+	MQTTAddr         string            // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
+	ALPNAddr         string            // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
+	HTTPSAddr        string            // HTTPS with a client certificate (AWS's 8443); default 127.0.0.1:8443
+	APIAddr          string            // the HTTP API; default 127.0.0.1:4580
+	SeedFile         string            // YAML or JSON declarations applied at start; "" for none
+	Profile          string            // "aws" (default) or "mqtt"
+	ALPNStrict       bool              // on the ALPN port serve only x-amzn-mqtt-ca
+	Endpoints        []string          // extra server certificate names; the first is DescribeEndpoint's answer
+	Region           string            // default us-east-1
+	Account          string            // default 123456789012
+	HandshakeTimeout time.Duration     // TLS handshake deadline; default 10s
+	ConnectTimeout   time.Duration     // deadline for CONNECT after the handshake; default 10s
+	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
+	Throttle         bool              // AWS's per-connection rate limits (profile aws)
+	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
+	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
+	Demo             bool              // create the demo device that the start banner's command uses
+	Logger           *slog.Logger      // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
 	Now func() time.Time
@@ -37,21 +40,23 @@ type Config struct {
 
 // Default addresses, as the command line documents them.
 const (
-	DefaultDataDir  = ".iotcore-local"
-	DefaultMQTTAddr = "127.0.0.1:8883"
-	DefaultALPNAddr = "127.0.0.1:443"
-	DefaultAPIAddr  = "127.0.0.1:4580"
-	DefaultRegion   = "us-east-1"
-	DefaultAccount  = "123456789012"
+	DefaultDataDir   = ".iotcore-local"
+	DefaultMQTTAddr  = "127.0.0.1:8883"
+	DefaultALPNAddr  = "127.0.0.1:443"
+	DefaultHTTPSAddr = "127.0.0.1:8443"
+	DefaultAPIAddr   = "127.0.0.1:4580"
+	DefaultRegion    = "us-east-1"
+	DefaultAccount   = "123456789012"
 )
 
 // TestConfig is a configuration for tests: state in dir, every listener on a free loopback port.
 func TestConfig(dir string) Config {
 	return Config{
-		DataDir:  dir,
-		MQTTAddr: "127.0.0.1:0",
-		ALPNAddr: "127.0.0.1:0",
-		APIAddr:  "127.0.0.1:0",
+		DataDir:   dir,
+		MQTTAddr:  "127.0.0.1:0",
+		ALPNAddr:  "127.0.0.1:0",
+		HTTPSAddr: "127.0.0.1:0",
+		APIAddr:   "127.0.0.1:0",
 	}
 }
 
@@ -71,6 +76,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.DataDir, DefaultDataDir)
 	def(&c.MQTTAddr, DefaultMQTTAddr)
 	def(&c.ALPNAddr, DefaultALPNAddr)
+	def(&c.HTTPSAddr, DefaultHTTPSAddr)
 	def(&c.APIAddr, DefaultAPIAddr)
 	def(&c.Profile, "aws")
 	def(&c.Region, DefaultRegion)
@@ -97,7 +103,7 @@ func (c Config) withDefaults() (Config, error) {
 	if !accountPattern.MatchString(c.Account) {
 		errs = append(errs, fmt.Errorf("account: %q is not a 12-digit account id", c.Account))
 	}
-	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"api-addr", c.APIAddr}} {
+	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"https-addr", c.HTTPSAddr}, {"api-addr", c.APIAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err))
 		}

@@ -38,8 +38,12 @@ type Emulator struct {
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
 	store       *hooks.Store
+	httpBroker  *brokerAdapter
 	unwatch     func()
 	mqtts, alpn *listener.Listener
+	https       *listener.Listener // 8443: HTTPS with a client certificate, outside Mochi
+	httpsDone   chan struct{}
+	apiHandler  http.Handler
 	apiLn       net.Listener
 	apiSrv      *http.Server
 	apiDone     chan struct{}
@@ -68,6 +72,13 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 			e.Close()
 		}
 	}()
+	var seed *Seed
+	if e.cfg.SeedFile != "" {
+		if seed, err = readSeedFile(e.cfg.SeedFile); err != nil {
+			return err
+		}
+		e.addCredentials(seed.Credentials)
+	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
@@ -93,9 +104,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.startAPI(); err != nil {
 		return err
 	}
-	if e.cfg.SeedFile != "" {
-		if err := e.ApplySeedFile(ctx, e.cfg.SeedFile); err != nil {
-			return err
+	if seed != nil {
+		if err := e.ApplySeed(ctx, seed, filepath.Dir(e.cfg.SeedFile)); err != nil {
+			return fmt.Errorf("seed file %s: %w", e.cfg.SeedFile, err)
 		}
 	}
 	if e.cfg.Demo {
@@ -104,7 +115,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		}
 	}
 	e.ready.Store(true)
-	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
+	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
 	return nil
 }
 
@@ -148,9 +159,17 @@ func (e *Emulator) startBroker() error {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
 	}
-	e.unwatch = e.registry.Watch(e.authorizer.CertificateChanged)
+	e.unwatch = e.registry.Watch(e.registryChanged)
 
+	e.httpBroker, err = newBrokerAdapter(brokerAdapterOptions{
+		Server: e.broker, Logger: e.log.With("component", "http-broker"),
+		OnSessionDropped: func(cl *mqtt.Client) { e.store.OnClientExpired(cl) },
+	})
+	if err != nil {
+		return fmt.Errorf("http publisher: %w", err)
+	}
 	e.transcripts = listener.NewTranscripts(transcriptCapacity)
+	e.apiHandler = e.newAPIHandler()
 	common := listener.Config{
 		Certificate:       e.pki.ServerCertificate,
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
@@ -162,6 +181,7 @@ func (e *Emulator) startBroker() error {
 	mqtts, alpn := common, common
 	mqtts.ID, mqtts.Address, mqtts.Kind = "mqtts", e.cfg.MQTTAddr, listener.KindMQTTS
 	alpn.ID, alpn.Address, alpn.Kind, alpn.Strict = "alpn", e.cfg.ALPNAddr, listener.KindALPN, e.cfg.ALPNStrict
+	alpn.HTTP = e.apiHandler
 	e.mqtts, e.alpn = listener.New(mqtts), listener.New(alpn)
 	for _, l := range []struct {
 		ln   *listener.Listener
@@ -174,13 +194,43 @@ func (e *Emulator) startBroker() error {
 	if err := e.broker.Serve(); err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}
+	return e.startHTTPS(common)
+}
+
+// startHTTPS serves AWS's 8443 port: HTTPS with a required client certificate. It carries no
+// MQTT, so it runs beside Mochi rather than as one of its listeners.
+func (e *Emulator) startHTTPS(common listener.Config) error {
+	cfg := common
+	cfg.ID, cfg.Address, cfg.Kind, cfg.HTTP = "https", e.cfg.HTTPSAddr, listener.KindHTTPS, e.apiHandler
+	e.https = listener.New(cfg)
+	if err := e.https.Init(nil); err != nil {
+		e.https = nil
+		return bindError("--https-addr", e.cfg.HTTPSAddr, err)
+	}
+	e.httpsDone = make(chan struct{})
+	go func() {
+		defer close(e.httpsDone)
+		e.https.Serve(nil)
+	}()
 	return nil
+}
+
+// registryChanged applies a committed registry change: live connections follow certificate,
+// policy and attachment changes, and the registry's event messages (just-in-time registration,
+// and the registry events switched on with UpdateEventConfigurations) are published on MQTT.
+func (e *Emulator) registryChanged(ev registry.Event) {
+	e.authorizer.CertificateChanged(ev)
+	for _, p := range ev.Publications {
+		if err := e.broker.Publish(p.Topic, p.Payload, false, 0); err != nil {
+			e.log.Warn("publish registry event", "topic", p.Topic, "error", err)
+		}
+	}
 }
 
 // bindError explains a listener that could not bind, naming the flag that picks another address.
 func bindError(flag, addr string, err error) error {
 	if errors.Is(err, syscall.EACCES) {
-		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privilege); choose another port with %s, e.g. %s 127.0.0.1:8443: %w", addr, flag, flag, err)
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privilege); choose another port with %s, e.g. %s 127.0.0.1:4443: %w", addr, flag, flag, err)
 	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("cannot listen on %s: the address is in use; choose another with %s: %w", addr, flag, err)
@@ -197,14 +247,10 @@ func (e *Emulator) certificateStatus(id string) (string, bool) {
 	return string(c.Status), true
 }
 
-// startAPI binds the HTTP API and serves it in the background.
-func (e *Emulator) startAPI() error {
-	ln, err := net.Listen("tcp", e.cfg.APIAddr)
-	if err != nil {
-		return bindError("--api-addr", e.cfg.APIAddr, err)
-	}
-	e.apiLn = ln
-	handler := api.New(api.Config{
+// newAPIHandler is the AWS-compatible HTTP API, served on --api-addr and on the HTTPS
+// personalities of the ALPN port and 8443.
+func (e *Emulator) newAPIHandler() http.Handler {
+	return api.New(api.Config{
 		Registry:    e.registry,
 		Issuer:      e.pki,
 		RootCAPEM:   e.pki.RootCAPEM(),
@@ -213,9 +259,21 @@ func (e *Emulator) startAPI() error {
 		Endpoint:    e.cfg.endpoint(),
 		Connections: func() any { return e.transcripts.Records() },
 		Ready:       e.ready.Load,
+		Credentials: e.cfg.Credentials,
+		SigV4Strict: e.cfg.SigV4Strict,
+		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 	})
-	e.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+}
+
+// startAPI binds the HTTP API and serves it in the background.
+func (e *Emulator) startAPI() error {
+	ln, err := net.Listen("tcp", e.cfg.APIAddr)
+	if err != nil {
+		return bindError("--api-addr", e.cfg.APIAddr, err)
+	}
+	e.apiLn = ln
+	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)
@@ -239,6 +297,10 @@ func (e *Emulator) Close() error {
 			}
 			cancel()
 			<-e.apiDone
+		}
+		if e.https != nil {
+			e.https.Close(nil)
+			<-e.httpsDone
 		}
 		if e.broker != nil {
 			if err := e.broker.Close(); err != nil {
@@ -280,6 +342,9 @@ func addrOf(l *listener.Listener) string {
 	}
 	return l.Address()
 }
+
+// HTTPSAddr is the bound address of the HTTPS-with-certificate port (AWS's 8443).
+func (e *Emulator) HTTPSAddr() string { return addrOf(e.https) }
 
 // APIURL is the base URL of the HTTP API, for --endpoint-url and SDK BaseEndpoint.
 func (e *Emulator) APIURL() string {

@@ -22,9 +22,24 @@ import (
 // Seed declares what should exist at start: policies, things, and certificates with the folders
 // their files go to. Applying a seed is idempotent: what exists already is kept.
 type Seed struct {
+	Credentials  []SeedCredential  `json:"credentials"`
+	ThingTypes   []SeedThingType   `json:"thingTypes"`
 	Policies     []SeedPolicy      `json:"policies"`
 	Things       []SeedThing       `json:"things"`
 	Certificates []SeedCertificate `json:"certificates"`
+}
+
+// SeedCredential is an AWS key pair whose SigV4 signatures the HTTP API verifies.
+type SeedCredential struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+}
+
+// SeedThingType is a thing type; a type that things of the seed name is created even when not
+// declared here.
+type SeedThingType struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 // SeedPolicy is a policy; Document is the policy as a JSON/YAML object or as a JSON string.
@@ -87,6 +102,16 @@ func (p SeedPolicy) policyText() string {
 func (s *Seed) validate(exists func(kind, name string) bool) error {
 	var errs []error
 	declared := map[string]map[string]bool{"policy": {}, "thing": {}}
+	for i, c := range s.Credentials {
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			errs = append(errs, fmt.Errorf("credentials[%d]: accessKeyId and secretAccessKey are required", i))
+		}
+	}
+	for i, tt := range s.ThingTypes {
+		if tt.Name == "" {
+			errs = append(errs, fmt.Errorf("thingTypes[%d].name: required", i))
+		}
+	}
 	for i, p := range s.Policies {
 		where := fmt.Sprintf("policies[%d]", i)
 		if p.Name == "" {
@@ -126,21 +151,46 @@ func (s *Seed) validate(exists func(kind, name string) bool) error {
 	return errors.Join(errs...)
 }
 
-// ApplySeedFile parses and applies a seed file; relative output folders are taken from the
-// file's folder. The whole file is checked before anything is created.
-func (e *Emulator) ApplySeedFile(ctx context.Context, path string) error {
+// readSeedFile reads and parses a seed file.
+func readSeedFile(path string) (*Seed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read seed file: %w", err)
+		return nil, fmt.Errorf("read seed file: %w", err)
 	}
 	seed, err := ParseSeed(data)
 	if err != nil {
-		return fmt.Errorf("seed file %s: %w", path, err)
+		return nil, fmt.Errorf("seed file %s: %w", path, err)
+	}
+	return seed, nil
+}
+
+// ApplySeedFile parses and applies a seed file on a running emulator; relative output folders are
+// taken from the file's folder. The whole file is checked before anything is created. Its
+// credentials count only for emulators started with it (Config.SeedFile).
+func (e *Emulator) ApplySeedFile(ctx context.Context, path string) error {
+	seed, err := readSeedFile(path)
+	if err != nil {
+		return err
 	}
 	if err := e.ApplySeed(ctx, seed, filepath.Dir(path)); err != nil {
 		return fmt.Errorf("seed file %s: %w", path, err)
 	}
 	return nil
+}
+
+// addCredentials adds key pairs to those the HTTP API verifies.
+func (e *Emulator) addCredentials(creds []SeedCredential) {
+	if len(creds) == 0 {
+		return
+	}
+	merged := make(map[string]string, len(e.cfg.Credentials)+len(creds))
+	for k, v := range e.cfg.Credentials {
+		merged[k] = v
+	}
+	for _, c := range creds {
+		merged[c.AccessKeyID] = c.SecretAccessKey
+	}
+	e.cfg.Credentials = merged
 }
 
 // ApplySeed creates what the seed declares and is missing. baseDir resolves relative Out folders.
@@ -163,6 +213,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 			return err
 		}
 	}
+	if err := e.ensureThingTypes(seed); err != nil {
+		return err
+	}
 	for _, t := range seed.Things {
 		in := registry.CreateThingInput{Name: t.Name, TypeName: t.ThingType, Attributes: t.Attributes}
 		if _, err := e.registry.CreateThing(in); err != nil {
@@ -182,6 +235,29 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 			return fmt.Errorf("certificate for %s in %s: %w", c.Thing, out, err)
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", out)
+	}
+	return nil
+}
+
+// ensureThingTypes creates the declared thing types and those the seed's things name.
+func (e *Emulator) ensureThingTypes(seed *Seed) error {
+	types := map[string]string{}
+	for _, t := range seed.Things {
+		if t.ThingType != "" {
+			types[t.ThingType] = ""
+		}
+	}
+	for _, tt := range seed.ThingTypes {
+		types[tt.Name] = tt.Description
+	}
+	for name, description := range types {
+		if _, err := e.registry.DescribeThingType(name); err == nil {
+			continue
+		}
+		in := registry.CreateThingTypeInput{Name: name, Description: description}
+		if _, err := e.registry.CreateThingType(in); err != nil && !errors.Is(err, registry.ErrAlreadyExists) {
+			return fmt.Errorf("thing type %s: %w", name, err)
+		}
 	}
 	return nil
 }

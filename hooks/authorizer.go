@@ -4,6 +4,7 @@ package hooks
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,12 +97,13 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if addr, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
 		base.SourceIP = addr.Addr()
 	}
-	who, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(state.PeerCertificates[0].Raw), cl.ID, base)
+	peer := state.PeerCertificates[0]
+	who, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(peer.Raw), cl.ID, base)
 	if err != nil {
-		return a.refuse(cl, tr, err.Error())
+		return a.refuse(cl, tr, a.justInTime(peer, err))
 	}
 	s := &session{client: cl, who: who}
-	s.policy.Store(compile(who.view.Policies, who.env))
+	s.policy.Store(compile(who.policies(), who.env))
 	for _, ex := range s.policy.Load().Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}
@@ -115,6 +117,33 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	a.sessions.put(s)
 	tr.Finish("ok", fmt.Sprintf("connected as client %q with certificate %s", cl.ID, who.env.CertificateID))
 	return nil
+}
+
+// justInTime applies AWS's just-in-time registration to a refused certificate: an unknown
+// certificate signed by a CA registered with auto-registration is registered PENDING_ACTIVATION
+// (the registry announces it on $aws/events/certificates/registered/<caCertificateId>), and a
+// certificate still PENDING_ACTIVATION announces itself again. The connection is refused either
+// way; the device connects once the certificate is activated. It returns the refusal's text.
+func (a *Authorizer) justInTime(peer *x509.Certificate, err error) string {
+	var r *refusal
+	if !errors.As(err, &r) {
+		return err.Error()
+	}
+	switch {
+	case r.unknown:
+		cert, registered, aerr := a.opts.Directory.AutoRegisterCertificate(peer)
+		if aerr != nil {
+			a.log.Warn("just-in-time registration failed", "error", aerr)
+		}
+		if registered {
+			return fmt.Sprintf("certificate %s was unknown and is now registered PENDING_ACTIVATION by just-in-time registration (CA %s); activate it and connect again", cert.ID, cert.CACertificateID)
+		}
+	case r.cert.Status == registry.StatusPendingActivation && r.cert.CACertificateID != "":
+		if pub, perr := a.opts.Directory.CertificateRegisteredPublication(r.cert); perr == nil && a.opts.Server != nil {
+			_ = a.opts.Server.Publish(pub.Topic, pub.Payload, false, 0)
+		}
+	}
+	return r.reason
 }
 
 // refuse logs why a CONNECT was refused, completes the transcript and makes Mochi close the
@@ -389,7 +418,7 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 		return nil
 	}
 	s := &session{client: cl, who: who}
-	s.policy.Store(compile(who.view.Policies, who.env))
+	s.policy.Store(compile(who.policies(), who.env))
 	if current := a.sessions.putIfAbsent(s); current.client != cl {
 		return nil // the client has reconnected meanwhile
 	}
@@ -445,7 +474,8 @@ func (a *Authorizer) refresh(s *session) {
 		a.log.Warn("cannot refresh policies", "client", s.client.ID, "error", err)
 		return
 	}
-	s.policy.Store(compile(view.Policies, s.who.env))
+	who := &principal{view: view, env: s.who.env}
+	s.policy.Store(compile(who.policies(), who.env))
 }
 
 // Principal describes who is behind a connection, for lifecycle events.

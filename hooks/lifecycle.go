@@ -265,6 +265,11 @@ func DisconnectReason(cl *mqtt.Client, err error) string {
 	if cause == nil {
 		cause = err
 	}
+	// Causes from other packages (the HTTP API's DeleteConnection) name their own reason.
+	var named interface{ DisconnectReason() string }
+	if errors.As(cause, &named) {
+		return named.DisconnectReason()
+	}
 	var refused *OperationRefused
 	var inactive *CertificateInactive
 	var code packets.Code
@@ -274,6 +279,8 @@ func DisconnectReason(cl *mqtt.Client, err error) string {
 		return "CONNECTION_LOST"
 	case errors.As(cause, &refused), errors.As(cause, &inactive):
 		return "AUTH_ERROR"
+	case errors.As(cause, new(*ProtocolLimit)), errors.As(cause, new(*ProtocolViolation)):
+		return "CLIENT_ERROR"
 	case errors.As(cause, &code):
 		switch code.Code {
 		case packets.CodeDisconnect.Code, packets.CodeDisconnectWillMessage.Code:

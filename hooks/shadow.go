@@ -48,9 +48,8 @@ func (h *ShadowService) Provides(b byte) bool {
 // OnPublished answers a shadow request after Mochi has acknowledged and routed it, so the
 // requester gets its PUBACK before the answer, as on AWS.
 func (h *ShadowService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
-	if cl.Net.Inline {
-		return
-	}
+	// Requests may come from devices or from the HTTP API's Publish; the service's own answers are
+	// never on request topics, so they cannot loop.
 	key, op, ok := shadow.ParseTopic(pk.TopicName)
 	if !ok {
 		return

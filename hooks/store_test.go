@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	packets5 "github.com/eclipse/paho.golang/packets"
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -773,7 +774,7 @@ func TestStoreMQTT5SessionExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl := paho5.NewClient(paho5.ClientConfig{Conn: conn})
+		cl := paho5.NewClient(paho5.ClientConfig{Conn: packets5.NewThreadSafeConn(conn)})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := cl.Connect(ctx, &paho5.Connect{ClientID: c.id, KeepAlive: 30, CleanStart: true,
 			Properties: &paho5.ConnectProperties{SessionExpiryInterval: c.expiry}}); err != nil {

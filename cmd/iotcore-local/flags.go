@@ -63,3 +63,25 @@ func (m mapFlag) Set(v string) error {
 	m[k] = val
 	return nil
 }
+
+// credentialFlag collects repeatable AKID:SECRET pairs into m.
+type credentialFlag mapFlag
+
+func (c credentialFlag) String() string { return strings.Join(keys(c), ",") }
+
+func (c credentialFlag) Set(v string) error {
+	id, secret, ok := strings.Cut(v, ":")
+	if !ok || id == "" || secret == "" {
+		return fmt.Errorf("%q is not ACCESS_KEY_ID:SECRET", v)
+	}
+	c[id] = secret
+	return nil
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -20,6 +20,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data", emulator.DefaultDataDir, "state folder (CA, registry, demo device)")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", emulator.DefaultMQTTAddr, "MQTT over mutual TLS (AWS's 8883)")
 	fs.StringVar(&cfg.ALPNAddr, "alpn-addr", emulator.DefaultALPNAddr, "ALPN-multiplexed TLS port (AWS's 443)")
+	fs.StringVar(&cfg.HTTPSAddr, "https-addr", emulator.DefaultHTTPSAddr, "HTTPS with a client certificate (AWS's 8443)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", emulator.DefaultAPIAddr, "AWS-compatible HTTP API")
 	fs.StringVar(&cfg.SeedFile, "seed", "", "YAML or JSON file of policies, things and certificates to create at start")
 	fs.StringVar(&cfg.Profile, "profile", "aws", "behaviour profile: aws or mqtt")
@@ -31,6 +32,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
 	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
+	creds := mapFlag{}
+	fs.Var(credentialFlag(creds), "credentials", "AKID:SECRET key pair whose SigV4 signatures the HTTP API verifies (repeatable)")
+	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	rest, err := parseInterleaved(fs, args)
@@ -45,6 +49,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
 	}
 	cfg.Endpoints = endpoints
+	if len(creds) > 0 {
+		cfg.Credentials = creds
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	emu, err := emulator.New(cfg)
