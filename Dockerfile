@@ -11,6 +11,6 @@ RUN useradd --system --uid 10001 iotcore && mkdir /data && chown iotcore /data
 COPY --from=build /out/iotcore-local /usr/local/bin/iotcore-local
 USER iotcore
 VOLUME /data
-EXPOSE 8883 443 4580
+EXPOSE 8883 443 8443 4580
 ENTRYPOINT ["iotcore-local"]
-CMD ["serve", "--data", "/data", "--mqtt-addr", "0.0.0.0:8883", "--alpn-addr", "0.0.0.0:443", "--api-addr", "0.0.0.0:4580"]
+CMD ["serve", "--data", "/data", "--mqtt-addr", "0.0.0.0:8883", "--alpn-addr", "0.0.0.0:443", "--https-addr", "0.0.0.0:8443", "--api-addr", "0.0.0.0:4580"]
