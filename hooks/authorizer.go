@@ -102,18 +102,18 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if err != nil {
 		return a.refuse(cl, tr, a.justInTime(peer, err))
 	}
-	s := &session{client: cl, who: who}
-	s.policy.Store(compile(who.policies(), who.env))
-	for _, ex := range s.policy.Load().Excluded() {
+	c := compile(who.policies(), who.env)
+	for _, ex := range c.Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}
-	if d := s.policy.Load().Decide(auth.ActionConnect, "client", cl.ID); !d.Allowed {
-		d = s.policy.Load().Explain(auth.ActionConnect, "client", cl.ID)
-		return a.refuse(cl, tr, d.Reason)
+	if !c.Decide(auth.ActionConnect, "client", cl.ID).Allowed {
+		return a.refuse(cl, tr, c.Explain(auth.ActionConnect, "client", cl.ID).Reason)
 	}
-	if reason, ok := a.willAllowed(cl, s.policy.Load()); !ok {
+	if reason, ok := a.willAllowed(cl, c); !ok {
 		return a.refuse(cl, tr, reason)
 	}
+	s := &session{client: cl, who: who}
+	s.policy.Store(c)
 	a.sessions.put(s)
 	tr.Finish("ok", fmt.Sprintf("connected as client %q with certificate %s", cl.ID, who.env.CertificateID))
 	return nil

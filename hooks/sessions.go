@@ -17,8 +17,9 @@ type session struct {
 	who    *principal
 	policy atomic.Pointer[auth.Compiled]
 
-	mu      sync.Mutex
-	pending map[string]bool // filters of the SUBSCRIBE being processed → iot:Subscribe decision
+	// pending maps the filters of the SUBSCRIBE being processed to their iot:Subscribe decision;
+	// nil outside a SUBSCRIBE. Read on every delivery, so it is an atomic pointer, not a lock.
+	pending atomic.Pointer[map[string]bool]
 
 	// parents holds, under profile aws, the topics that only "#" subscriptions reach as their parent
 	// level ("a" for "a/#"): AWS does not deliver them. Copy-on-write, read on every delivery.
@@ -32,16 +33,21 @@ type session struct {
 // subscribeDecision reports the iot:Subscribe decision for a filter of the SUBSCRIBE packet being
 // processed, and whether filter is one.
 func (s *session) subscribeDecision(filter string) (allowed, ok bool) {
-	s.mu.Lock()
-	allowed, ok = s.pending[filter]
-	s.mu.Unlock()
+	p := s.pending.Load()
+	if p == nil {
+		return false, false
+	}
+	allowed, ok = (*p)[filter]
 	return allowed, ok
 }
 
+// setPending opens (p non-nil) or closes (nil) a SUBSCRIBE's decision window.
 func (s *session) setPending(p map[string]bool) {
-	s.mu.Lock()
-	s.pending = p
-	s.mu.Unlock()
+	if p == nil {
+		s.pending.Store(nil)
+		return
+	}
+	s.pending.Store(&p)
 }
 
 // sessions indexes sessions by client id.
