@@ -3,7 +3,8 @@
 // pointed at the emulator with an endpoint override see the same shapes, status codes and
 // exception names as they would from AWS. It also serves a few emulator-only routes: /health,
 // /_iotcore/root-ca.pem and /_iotcore/connections. Beside it, on the same address, it serves the
-// data plane (service iotdata: Publish, retained messages, DeleteConnection) and verifies SigV4;
+// data plane (service iotdata: Publish, retained messages, DeleteConnection, Device Shadows) and
+// verifies SigV4;
 // dispatch.go says how a request finds its API.
 //
 // The package owns the wire only: routing, decoding, the checks only the wire can make
@@ -25,6 +26,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
 // Config is what the HTTP API needs from the rest of the emulator.
@@ -64,6 +66,17 @@ type Config struct {
 	// Broker is the MQTT broker behind the data plane (Publish, retained messages,
 	// DeleteConnection); nil answers those operations with ServiceUnavailableException.
 	Broker Broker
+	// Shadows is the Device Shadow service behind GetThingShadow, UpdateThingShadow,
+	// DeleteThingShadow and ListNamedShadowsForThing, the one the MQTT shadow topics use; nil
+	// leaves those operations out (UnknownOperationException).
+	Shadows *shadow.Service
+	// ShadowPublish publishes on MQTT the messages an HTTP shadow update or delete causes
+	// (update/accepted, update/delta, update/documents, delete/accepted; never /rejected). The
+	// emulator passes the broker's hooks.Publish; nil drops them.
+	ShadowPublish func(pubs []shadow.Publication)
+	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
+	// nil is time.Now.
+	ShadowNow func() time.Time
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

@@ -123,6 +123,13 @@ func (s *server) dataPlaneTable() router {
 	rt.add(http.MethodGet, "/retainedMessage", "ListRetainedMessages", s.listRetainedMessages)
 	rt.add(http.MethodGet, "/retainedMessage/{topic}", "GetRetainedMessage", s.getRetainedMessage)
 	rt.add(http.MethodDelete, "/connections/{clientId}", "DeleteConnection", s.deleteConnection)
+	// Device Shadow (shadow.go), when there is a shadow service; ?name= selects a named shadow.
+	if s.cfg.Shadows != nil {
+		rt.add(http.MethodGet, "/things/{thingName}/shadow", "GetThingShadow", s.getThingShadow)
+		rt.add(http.MethodPost, "/things/{thingName}/shadow", "UpdateThingShadow", s.updateThingShadow)
+		rt.add(http.MethodDelete, "/things/{thingName}/shadow", "DeleteThingShadow", s.deleteThingShadow)
+		rt.add(http.MethodGet, "/api/things/shadow/ListNamedShadowsForThing/{thingName}", "ListNamedShadowsForThing", s.listNamedShadowsForThing)
+	}
 	return rt
 }
 

@@ -263,6 +263,11 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		SigV4Strict: e.cfg.SigV4Strict,
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
+		Shadows:     e.shadows,
+		ShadowNow:   e.cfg.Now,
+		ShadowPublish: func(pubs []shadow.Publication) {
+			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
+		},
 	})
 }
 

@@ -23,6 +23,7 @@ usage:
   iotcore-local policy test --cert ID [--client-id X] --action iot:Publish --resource topic/a/b [--resource ...]
   iotcore-local cert create --thing NAME --policy NAME --out DIR
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
+  iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local bench connect|pubsub|idle [flags]    # load generator for any MQTT broker
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, rest, stdout, stderr)
 	case "thing", "policy", "cert":
 		return admin(ctx, verb, rest, stdout, stderr)
+	case "shadow":
+		return shadowCmd(ctx, rest, os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
