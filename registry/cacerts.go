@@ -253,15 +253,7 @@ func signersOf(tx *bbolt.Tx, cert *x509.Certificate) ([]CACertificate, error) {
 
 // getCA reads a CA certificate by normalised id or returns ErrNotFound.
 func getCA(tx *bbolt.Tx, id string) (CACertificate, error) {
-	var c CACertificate
-	found, err := getJSON(tx.Bucket(bucketCACerts), id, &c)
-	if err != nil {
-		return CACertificate{}, err
-	}
-	if !found {
-		return CACertificate{}, newError(ErrNotFound, "The CA certificate %s does not exist", id)
-	}
-	return c, nil
+	return getRecord[CACertificate](tx, bucketCACerts, id, "The CA certificate %s does not exist")
 }
 
 // DescribeCACertificate returns a CA certificate or ErrNotFound.

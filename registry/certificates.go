@@ -122,15 +122,7 @@ func (r *Registry) DescribeCertificate(id string) (Certificate, error) {
 
 // getCert reads a certificate by normalised id or returns ErrNotFound.
 func getCert(tx *bbolt.Tx, id string) (Certificate, error) {
-	var c Certificate
-	found, err := getJSON(tx.Bucket(bucketCerts), id, &c)
-	if err != nil {
-		return Certificate{}, err
-	}
-	if !found {
-		return Certificate{}, newError(ErrNotFound, "The certificate %s does not exist", id)
-	}
-	return c, nil
+	return getRecord[Certificate](tx, bucketCerts, id, "The certificate %s does not exist")
 }
 
 // ListCertificates pages certificates by creation date (then id); the returned marker is empty on

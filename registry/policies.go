@@ -98,15 +98,7 @@ func (r *Registry) GetPolicy(name string) (Policy, error) {
 
 // getPolicy reads a policy or returns ErrNotFound.
 func getPolicy(tx *bbolt.Tx, name string) (Policy, error) {
-	var p Policy
-	found, err := getJSON(tx.Bucket(bucketPolicies), name, &p)
-	if err != nil {
-		return Policy{}, err
-	}
-	if !found {
-		return Policy{}, newError(ErrNotFound, "Policy %s does not exist", name)
-	}
-	return p, nil
+	return getRecord[Policy](tx, bucketPolicies, name, "Policy %s does not exist")
 }
 
 // ListPolicies pages policies by name; the returned marker is empty on the last page. pageSize 0

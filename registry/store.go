@@ -95,6 +95,21 @@ func getJSON(b *bbolt.Bucket, key string, v any) (bool, error) {
 	return true, nil
 }
 
+// getRecord reads a record by key, or returns ErrNotFound with the message notFound (a format
+// taking the key).
+func getRecord[T any](tx *bbolt.Tx, bucket []byte, key, notFound string) (T, error) {
+	var v T
+	found, err := getJSON(tx.Bucket(bucket), key, &v)
+	if err != nil {
+		return v, err
+	}
+	if !found {
+		var zero T
+		return zero, newError(ErrNotFound, notFound, key)
+	}
+	return v, nil
+}
+
 // decodeJSON decodes a stored value; a failure means the file holds something this build did not
 // write, so the error names the key.
 func decodeJSON(key, data []byte, v any) error {
