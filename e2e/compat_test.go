@@ -33,7 +33,9 @@ func TestClientCompatibility(t *testing.T) {
 		if err != nil || len(got) < 4 || got[0] != 0x20 || got[3] != 0 {
 			t.Fatalf("empty client id with clean session: %x %v, want CONNACK accepted", got, err)
 		}
-		rec := transcriptFor(t, emu, func(r listener.Record) bool { return r.Outcome == "ok" && r.ClientID != "" && !strings.Contains(r.ClientID, "open") && r.ClientID != "metrics" })
+		rec := transcriptFor(t, emu, func(r listener.Record) bool {
+			return r.Outcome == "ok" && r.ClientID != "" && !strings.Contains(r.ClientID, "open") && r.ClientID != "metrics"
+		})
 		if len(rec.ClientID) < 10 {
 			t.Fatalf("assigned client id %q", rec.ClientID)
 		}
