@@ -445,40 +445,15 @@ func (r *Registry) ListThingPrincipals(thingName, nextToken string, maxResults i
 	if err := validThingName(thingName); err != nil {
 		return nil, "", err
 	}
-	size, err := pageSize(maxResults, defaultPage, "maxResults")
-	if err != nil {
-		return nil, "", err
-	}
-	from, err := decodeToken(tokThingPrincipals, nextToken, "nextToken")
-	if err != nil {
-		return nil, "", err
-	}
-	prefix := pairPrefix(thingName)
-	if from, err = resumeKey(prefix, from, "nextToken"); err != nil {
-		return nil, "", err
-	}
-	var (
-		out []string
-		p   = pager{size: size}
-	)
-	err = r.view(func(tx *bbolt.Tx) error {
+	exists := func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketThings).Get([]byte(thingName)) == nil {
 			return newError(ErrNotFound,
 				"Failed to list principals for thing %s because the thing does not exist in your account", thingName)
 		}
-		return walk(tx.Bucket(bucketThingPrincipals), prefix, from, true,
-			func(k, _ []byte) (bool, error) {
-				if !p.take(k) {
-					return false, nil
-				}
-				out = append(out, r.CertificateARN(secondOf(k, prefix)))
-				return true, nil
-			})
-	})
-	if err != nil {
-		return nil, "", err
+		return nil
 	}
-	return out, p.token(tokThingPrincipals), nil
+	return r.listPairs(pairListing{kind: tokThingPrincipals, bucket: bucketThingPrincipals, owner: thingName,
+		exists: exists, value: r.CertificateARN}, nextToken, maxResults)
 }
 
 // ListPrincipalThings pages the names of the things attached to a principal, by name.
@@ -488,15 +463,31 @@ func (r *Registry) ListPrincipalThings(principal, nextToken string, maxResults i
 	if err != nil {
 		return nil, "", err
 	}
+	exists := func(tx *bbolt.Tx) error { return certExists(tx, id, "principal") }
+	return r.listPairs(pairListing{kind: tokPrincipalThings, bucket: bucketPrincipalThings, owner: id,
+		exists: exists, value: func(s string) string { return s }}, nextToken, maxResults)
+}
+
+// pairListing describes a paged listing of the pair keys (owner, value) of one owner.
+type pairListing struct {
+	kind   byte                     // token kind, so a token of one listing cannot resume another
+	bucket []byte                   // bucket of pair keys
+	owner  string                   // the first half of the keys listed
+	exists func(tx *bbolt.Tx) error // the owner's existence check
+	value  func(second string) string
+}
+
+// listPairs pages the second halves of an owner's pair keys, in key order.
+func (r *Registry) listPairs(l pairListing, nextToken string, maxResults int) ([]string, string, error) {
 	size, err := pageSize(maxResults, defaultPage, "maxResults")
 	if err != nil {
 		return nil, "", err
 	}
-	from, err := decodeToken(tokPrincipalThings, nextToken, "nextToken")
+	from, err := decodeToken(l.kind, nextToken, "nextToken")
 	if err != nil {
 		return nil, "", err
 	}
-	prefix := pairPrefix(id)
+	prefix := pairPrefix(l.owner)
 	if from, err = resumeKey(prefix, from, "nextToken"); err != nil {
 		return nil, "", err
 	}
@@ -505,22 +496,22 @@ func (r *Registry) ListPrincipalThings(principal, nextToken string, maxResults i
 		p   = pager{size: size}
 	)
 	err = r.view(func(tx *bbolt.Tx) error {
-		if err := certExists(tx, id, "principal"); err != nil {
+		if err := l.exists(tx); err != nil {
 			return err
 		}
-		return walk(tx.Bucket(bucketPrincipalThings), prefix, from, true,
+		return walk(tx.Bucket(l.bucket), prefix, from, true,
 			func(k, _ []byte) (bool, error) {
 				if !p.take(k) {
 					return false, nil
 				}
-				out = append(out, secondOf(k, prefix))
+				out = append(out, l.value(secondOf(k, prefix)))
 				return true, nil
 			})
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	return out, p.token(tokPrincipalThings), nil
+	return out, p.token(l.kind), nil
 }
 
 // resumeKey checks that a token's key lies within this listing's prefix, so that a token of one
