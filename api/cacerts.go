@@ -182,11 +182,7 @@ type listCACertificatesResponse struct {
 
 // listCACertificates is ListCACertificates: GET /cacertificates?pageSize&marker&isAscendingOrder&templateName.
 func (s *server) listCACertificates(c *call) (any, error) {
-	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
-	if err != nil {
-		return nil, err
-	}
-	asc, err := boolQuery(c, "isAscendingOrder")
+	pageSize, asc, err := markerPaging(c)
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +255,7 @@ func (s *server) registerCertificate(c *call) (any, error) {
 // listCertificatesByCA is ListCertificatesByCA:
 // GET /certificates-by-ca/{caCertificateId}?pageSize&marker&isAscendingOrder.
 func (s *server) listCertificatesByCA(c *call) (any, error) {
-	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
-	if err != nil {
-		return nil, err
-	}
-	asc, err := boolQuery(c, "isAscendingOrder")
+	pageSize, asc, err := markerPaging(c)
 	if err != nil {
 		return nil, err
 	}

@@ -162,11 +162,7 @@ type listCertificatesResponse struct {
 
 // listCertificates is ListCertificates: GET /certificates?pageSize&marker&isAscendingOrder.
 func (s *server) listCertificates(c *call) (any, error) {
-	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
-	if err != nil {
-		return nil, err
-	}
-	asc, err := boolQuery(c, "isAscendingOrder")
+	pageSize, asc, err := markerPaging(c)
 	if err != nil {
 		return nil, err
 	}

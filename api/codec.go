@@ -185,3 +185,15 @@ func requiredHeader(c *call, name string) (string, error) {
 	}
 	return v, nil
 }
+
+// markerPaging reads the paging parameters of the marker-paged list operations (ListPolicies,
+// ListCertificates, ListCACertificates, ListCertificatesByCA): pageSize and isAscendingOrder.
+func markerPaging(c *call) (pageSize int, ascending bool, err error) {
+	if pageSize, err = intQuery(c, "pageSize", 1, maxListResults, defaultPageSize); err != nil {
+		return 0, false, err
+	}
+	if ascending, err = boolQuery(c, "isAscendingOrder"); err != nil {
+		return 0, false, err
+	}
+	return pageSize, ascending, nil
+}

@@ -99,11 +99,7 @@ func summarizePolicies(ps []registry.Policy) []policySummary {
 
 // listPolicies is ListPolicies: GET /policies?marker&pageSize&isAscendingOrder.
 func (s *server) listPolicies(c *call) (any, error) {
-	pageSize, err := intQuery(c, "pageSize", 1, maxListResults, defaultPageSize)
-	if err != nil {
-		return nil, err
-	}
-	asc, err := boolQuery(c, "isAscendingOrder")
+	pageSize, asc, err := markerPaging(c)
 	if err != nil {
 		return nil, err
 	}
