@@ -132,22 +132,14 @@ func (s *server) authorize(c *call, perms ...permission) error {
 		return forbidden("certificate %s is %s, only ACTIVE certificates are authorized", id, view.Certificate.Status)
 	}
 	base := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
-	env := environmentFor(view, "", base, s.reg.DescribeThing)
+	env := auth.BindThing(view, "", base, s.reg.DescribeThing)
 	env.Certificate = who.certificate
 	env.SourceIP = remoteAddr(c.r.RemoteAddr)
 	env.DomainName = s.cfg.Endpoint
 	if c.r.TLS != nil && c.r.TLS.ServerName != "" {
 		env.DomainName = c.r.TLS.ServerName
 	}
-	docs := make([]auth.NamedDocument, 0, len(view.Policies))
-	for _, p := range view.Policies {
-		doc, err := auth.ParseDocument(p.Document)
-		if err != nil {
-			continue // as the broker does: a stored document that does not parse decides nothing
-		}
-		docs = append(docs, auth.NamedDocument{Name: p.Name, Document: doc})
-	}
-	compiled := auth.Compile(docs, env)
+	compiled := auth.CompilePolicies(auth.PoliciesInForce(view, env.ThingName), env)
 	for _, p := range perms {
 		if compiled.Decide(p.action, p.resourceType, p.name).Allowed {
 			continue

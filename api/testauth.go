@@ -116,8 +116,8 @@ func (s *server) testAuthorization(c *call) (any, error) {
 	}
 	clientID := c.query("clientId")
 	base := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
-	env := environmentFor(view, clientID, base, s.reg.DescribeThing)
-	policies, err := s.policiesToTest(effectivePolicies(view, env.ThingName), in.PolicyNamesToAdd, in.PolicyNamesToSkip)
+	env := auth.BindThing(view, clientID, base, s.reg.DescribeThing)
+	policies, err := s.policiesToTest(auth.PoliciesInForce(view, env.ThingName), in.PolicyNamesToAdd, in.PolicyNamesToSkip)
 	if err != nil {
 		return nil, err
 	}
@@ -210,26 +210,6 @@ func (s *server) principalCertificate(principal, cognitoPool *string) (string, e
 		return "", notFound("The certificate given in the principal does not exist in region %s, account %s", s.cfg.Region, s.cfg.Account)
 	}
 	return strings.TrimPrefix(parts[5], "cert/"), nil
-}
-
-// effectivePolicies is the policies attached to the certificate followed by those the bound
-// thing (if any) receives from its thing groups and their ancestors, each policy once.
-func effectivePolicies(view registry.CertificateView, boundThing string) []registry.Policy {
-	out := append([]registry.Policy(nil), view.Policies...)
-	if boundThing == "" {
-		return out
-	}
-	seen := make(map[string]bool, len(out))
-	for _, p := range out {
-		seen[p.Name] = true
-	}
-	for _, p := range view.GroupPolicies[boundThing] {
-		if !seen[p.Name] {
-			seen[p.Name] = true
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // policiesToTest is the attached policies without those to skip, plus those to add (which must

@@ -34,15 +34,9 @@ type principal struct {
 	env  auth.Environment
 }
 
-// policies are the policies in force for the connection: those attached to its certificate and
-// those attached to the thing groups of its bound thing (and their parents).
+// policies are the policies in force for the connection (certificate and thing groups).
 func (p *principal) policies() []registry.Policy {
-	groups := p.view.GroupPolicies[p.env.ThingName]
-	if p.env.ThingName == "" || len(groups) == 0 {
-		return p.view.Policies
-	}
-	all := make([]registry.Policy, 0, len(p.view.Policies)+len(groups))
-	return append(append(all, p.view.Policies...), groups...)
+	return auth.PoliciesInForce(p.view, p.env.ThingName)
 }
 
 // resolvePrincipal maps a presented certificate to its registration, status and thing, as AWS
@@ -55,46 +49,11 @@ func resolvePrincipal(dir Directory, id, clientID string, base auth.Environment)
 	if view.Certificate.Status != registry.StatusActive {
 		return nil, &refusal{reason: fmt.Sprintf("certificate %s is %s, only ACTIVE certificates may connect", id, view.Certificate.Status), cert: view.Certificate}
 	}
-	env := base
-	env.ClientID = clientID
-	env.CertificateID = id
-	if name := boundThing(view.Things, clientID); name != "" {
-		env.ThingName = name
-		env.ThingIsAttached = true
-		if thing, err := dir.DescribeThing(name); err == nil {
-			env.ThingTypeName = thing.TypeName
-			env.ThingAttributes = thing.Attributes
-		}
-	}
+	env := auth.BindThing(view, clientID, base, dir.DescribeThing)
 	return &principal{view: view, env: env}, nil
 }
 
-// boundThing is the thing whose variables a connection sees: an exclusively attached thing, or a
-// non-exclusively attached thing whose name equals the client id (AWS's rule).
-func boundThing(things []registry.ThingAttachment, clientID string) string {
-	for _, t := range things {
-		if t.Type == registry.ExclusiveThing {
-			return t.ThingName
-		}
-	}
-	for _, t := range things {
-		if t.ThingName == clientID {
-			return t.ThingName
-		}
-	}
-	return ""
-}
-
-// compile builds the connection's policy set from the certificate's attached policies.
-// A stored policy that no longer parses is skipped (the registry validates on write).
+// compile builds the connection's policy set.
 func compile(policies []registry.Policy, env auth.Environment) *auth.Compiled {
-	docs := make([]auth.NamedDocument, 0, len(policies))
-	for _, p := range policies {
-		doc, err := auth.ParseDocument(p.Document)
-		if err != nil {
-			continue
-		}
-		docs = append(docs, auth.NamedDocument{Name: p.Name, Document: doc})
-	}
-	return auth.Compile(docs, env)
+	return auth.CompilePolicies(policies, env)
 }

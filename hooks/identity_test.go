@@ -4,33 +4,7 @@ import (
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-
-	"github.com/iotcore-local/iotcore-local/registry"
 )
-
-func TestBoundThing(t *testing.T) {
-	nonEx := func(name string) registry.ThingAttachment {
-		return registry.ThingAttachment{ThingName: name, Type: registry.NonExclusiveThing}
-	}
-	cases := []struct {
-		name     string
-		things   []registry.ThingAttachment
-		clientID string
-		want     string
-	}{
-		{"no things", nil, "a", ""},
-		{"client id matches a non-exclusive thing", []registry.ThingAttachment{nonEx("x"), nonEx("a")}, "a", "a"},
-		{"client id matches none", []registry.ThingAttachment{nonEx("x")}, "a", ""},
-		{"exclusive thing binds whatever the client id", []registry.ThingAttachment{nonEx("a"), {ThingName: "solo", Type: registry.ExclusiveThing}}, "a", "solo"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := boundThing(tc.things, tc.clientID); got != tc.want {
-				t.Fatalf("boundThing = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
 
 // TestSessionsDropKeepsSuccessor: the late disconnect of a taken-over connection must not erase
 // the session of the connection that replaced it.
