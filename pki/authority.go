@@ -1,9 +1,11 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -93,37 +95,40 @@ func (a *Authority) warnLooseKeyModes(files ...string) {
 }
 
 // loadServer reuses server.pem unless it is missing, not signed by the root, names other hosts
-// than wanted, or expires within 30 days; then it issues a new one.
+// than wanted, has another key type than wanted, or expires within 30 days; then it issues a new
+// one.
 func (a *Authority) loadServer(want nameSet) error {
 	now := a.now()
-	pair, err := readPair(a.path(ServerCertFile), a.path(ServerKeyFile))
+	cert, _, key, err := readSignerPair(a.path(ServerCertFile), a.path(ServerKeyFile), false)
 	var reason string
 	switch {
 	case errors.Is(err, errIncomplete):
 		reason = "certificate or key missing"
 	case err != nil:
 		return fmt.Errorf("%w (remove %s and %s to have them reissued)", err, a.path(ServerCertFile), a.path(ServerKeyFile))
-	case pair.cert == nil:
+	case cert == nil:
 		reason = "none yet"
-	case pair.cert.CheckSignatureFrom(a.root.cert) != nil:
+	case cert.CheckSignatureFrom(a.root.cert) != nil:
 		reason = "not signed by the current root CA"
-	case !certNames(pair.cert).equal(want):
-		reason = fmt.Sprintf("names changed from %v", certNames(pair.cert).sorted())
-	case pair.cert.NotAfter.Sub(now) < serverRenewBefore:
+	case !certNames(cert).equal(want):
+		reason = fmt.Sprintf("names changed from %v", certNames(cert).sorted())
+	case keyTypeOf(key) != a.keyType:
+		reason = fmt.Sprintf("key type changed from %s to %s", keyTypeOf(key), a.keyType)
+	case cert.NotAfter.Sub(now) < serverRenewBefore:
 		reason = "expires within 30 days"
 	}
 	if reason == "" {
-		a.server = &tls.Certificate{Certificate: [][]byte{pair.cert.Raw}, PrivateKey: pair.key, Leaf: pair.cert}
+		a.server = &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 		return nil
 	}
-	cert, key, err := a.issueServer(want, now)
+	cert, key, err = a.issueServer(want, now)
 	if err != nil {
 		return err
 	}
 	if err := writePair(a.path(ServerKeyFile), a.path(ServerCertFile), key, encodeCert(cert.Raw)); err != nil {
 		return err
 	}
-	a.log.Info("issued server certificate", "reason", reason, "names", want.sorted(),
+	a.log.Info("issued server certificate", "reason", reason, "names", want.sorted(), "key", a.keyType,
 		"file", a.path(ServerCertFile), "expires", cert.NotAfter)
 	a.server = &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 	return nil
@@ -168,10 +173,18 @@ func (a *Authority) createCA(cn string, parent *keyPair, now time.Time) (keyPair
 	return keyPair{cert: cert, certPEM: encodeCert(der), key: key}, nil
 }
 
-// issueServer makes the TLS server certificate: a P-256 leaf signed by the root for the wanted
-// names, valid two years (or until the root expires).
-func (a *Authority) issueServer(names nameSet, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// issueServer makes the TLS server certificate: a leaf with a key of the wanted type (P-256 or
+// RSA-2048) signed by the root for the wanted names, valid two years (or until the root expires).
+func (a *Authority) issueServer(names nameSet, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	var key crypto.Signer
+	var err error
+	usage := x509.KeyUsageDigitalSignature
+	if a.keyType == KeyRSA {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+		usage |= x509.KeyUsageKeyEncipherment // TLS 1.2 suites with RSA key exchange
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: generate server key: %w", err)
 	}
@@ -185,13 +198,13 @@ func (a *Authority) issueServer(names nameSet, now time.Time) (*x509.Certificate
 		Subject:               pkix.Name{CommonName: serverCN, Organization: []string{orgName}},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              earliest(now.AddDate(serverLifetimeYears, 0, 0), a.root.cert.NotAfter),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		KeyUsage:              usage,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		DNSNames:              dns,
 		IPAddresses:           ips,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.root.cert, &key.PublicKey, a.root.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.root.cert, key.Public(), a.root.key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: create server certificate: %w", err)
 	}

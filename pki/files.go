@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -15,37 +16,50 @@ import (
 // errIncomplete reports a certificate without its key file or the reverse.
 var errIncomplete = errors.New("incomplete key pair")
 
-// readPair reads a certificate file and its ECDSA key file. It returns a zero keyPair and nil
+// readPair reads a CA certificate file and its ECDSA key file. It returns a zero keyPair and nil
 // when neither exists, an error wrapping errIncomplete when only one does, and an error naming the
-// file when either cannot be parsed or the key does not belong to the certificate.
+// file when either cannot be parsed, the key is not ECDSA or it does not belong to the certificate.
 func readPair(certPath, keyPath string) (keyPair, error) {
+	cert, certPEM, key, err := readSignerPair(certPath, keyPath, true)
+	if err != nil || cert == nil {
+		return keyPair{}, err
+	}
+	return keyPair{cert: cert, certPEM: certPEM, key: key.(*ecdsa.PrivateKey)}, nil
+}
+
+// readSignerPair is readPair for a key of any supported type (ECDSA or RSA), as the server's may
+// be, or ECDSA only when ecdsaOnly. cert is nil, with no error, when neither file exists.
+func readSignerPair(certPath, keyPath string, ecdsaOnly bool) (cert *x509.Certificate, certPEM []byte, key crypto.Signer, err error) {
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	certMissing, keyMissing := errors.Is(certErr, fs.ErrNotExist), errors.Is(keyErr, fs.ErrNotExist)
 	switch {
 	case certMissing && keyMissing:
-		return keyPair{}, nil
+		return nil, nil, nil, nil
 	case certMissing:
-		return keyPair{}, fmt.Errorf("pki: %s exists but %s is missing: %w", keyPath, certPath, errIncomplete)
+		return nil, nil, nil, fmt.Errorf("pki: %s exists but %s is missing: %w", keyPath, certPath, errIncomplete)
 	case keyMissing:
-		return keyPair{}, fmt.Errorf("pki: %s exists but %s is missing: %w", certPath, keyPath, errIncomplete)
+		return nil, nil, nil, fmt.Errorf("pki: %s exists but %s is missing: %w", certPath, keyPath, errIncomplete)
 	case certErr != nil:
-		return keyPair{}, fmt.Errorf("pki: read %s: %w", certPath, certErr)
+		return nil, nil, nil, fmt.Errorf("pki: read %s: %w", certPath, certErr)
 	case keyErr != nil:
-		return keyPair{}, fmt.Errorf("pki: read %s: %w", keyPath, keyErr)
+		return nil, nil, nil, fmt.Errorf("pki: read %s: %w", keyPath, keyErr)
 	}
-	cert, err := parseCertPEM(certPEM)
+	cert, err = parseCertPEM(certPEM)
 	if err != nil {
-		return keyPair{}, fmt.Errorf("pki: %s: %w", certPath, err)
+		return nil, nil, nil, fmt.Errorf("pki: %s: %w", certPath, err)
 	}
-	key, err := parseECKeyPEM(keyPEM)
+	key, err = parseKeyPEM(keyPEM)
 	if err != nil {
-		return keyPair{}, fmt.Errorf("pki: %s: %w", keyPath, err)
+		return nil, nil, nil, fmt.Errorf("pki: %s: %w", keyPath, err)
 	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
-		return keyPair{}, fmt.Errorf("pki: %s does not hold the private key of %s", keyPath, certPath)
+	if _, ok := key.(*ecdsa.PrivateKey); ecdsaOnly && !ok {
+		return nil, nil, nil, fmt.Errorf("pki: %s: private key is a %T, want ECDSA", keyPath, key)
 	}
-	return keyPair{cert: cert, certPEM: certPEM, key: key}, nil
+	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return nil, nil, nil, fmt.Errorf("pki: %s does not hold the private key of %s", keyPath, certPath)
+	}
+	return cert, certPEM, key, nil
 }
 
 // parseCertPEM parses the first PEM block as a certificate.
@@ -61,8 +75,8 @@ func parseCertPEM(data []byte) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-// parseECKeyPEM parses a PKCS#8 "PRIVATE KEY" block holding an ECDSA key.
-func parseECKeyPEM(data []byte) (*ecdsa.PrivateKey, error) {
+// parseKeyPEM parses a PKCS#8 "PRIVATE KEY" block holding an ECDSA or RSA key.
+func parseKeyPEM(data []byte) (crypto.Signer, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, errors.New("no PEM PRIVATE KEY block (the file is damaged)")
@@ -71,11 +85,24 @@ func parseECKeyPEM(data []byte) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("damaged private key: %w", err)
 	}
-	ec, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("private key is a %T, want ECDSA", k)
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		return k, nil
+	case *rsa.PrivateKey:
+		return k, nil
 	}
-	return ec, nil
+	return nil, fmt.Errorf("private key is a %T, want ECDSA or RSA", k)
+}
+
+// keyTypeOf names the type of a server key: KeyECDSA, KeyRSA or "" for anything else.
+func keyTypeOf(key crypto.Signer) string {
+	switch key.(type) {
+	case *ecdsa.PrivateKey:
+		return KeyECDSA
+	case *rsa.PrivateKey:
+		return KeyRSA
+	}
+	return ""
 }
 
 // encodeCert and encodeKey produce the PEM stored in the folder.

@@ -20,10 +20,20 @@ import (
 
 // Options configure Load.
 type Options struct {
-	Dir    string   // where the CA material lives; created if missing
-	Names  []string // DNS names and IP literals for the server certificate, beyond localhost, 127.0.0.1, ::1
-	Logger *slog.Logger
+	Dir   string   // where the CA material lives; created if missing
+	Names []string // DNS names and IP literals for the server certificate, beyond localhost, 127.0.0.1, ::1
+	// KeyType is the server certificate's key: KeyECDSA (P-256, the default when empty) or
+	// KeyRSA (RSA-2048); AWS IoT Core serves both, by the client's cipher suites. A server
+	// certificate with another key type is reissued. The CAs keep their P-256 keys.
+	KeyType string
+	Logger  *slog.Logger
 }
+
+// Server key types (Options.KeyType).
+const (
+	KeyECDSA = "ecdsa" // ECDSA on P-256: the cheapest handshake signature
+	KeyRSA   = "rsa"   // RSA-2048, for clients that only offer RSA suites
+)
 
 // The files Load keeps in Options.Dir. Private keys are PKCS#8 "PRIVATE KEY" PEM, mode 0600.
 const (
@@ -38,12 +48,13 @@ const (
 // Authority is the loaded (or freshly made) CA material. It is read-only after Load and safe for
 // concurrent use.
 type Authority struct {
-	dir    string
-	log    *slog.Logger
-	now    func() time.Time
-	root   keyPair
-	device keyPair
-	server *tls.Certificate
+	dir     string
+	log     *slog.Logger
+	now     func() time.Time
+	keyType string
+	root    keyPair
+	device  keyPair
+	server  *tls.Certificate
 }
 
 // keyPair is a CA certificate with its key and PEM encoding.
@@ -81,10 +92,18 @@ func load(opts Options, now func() time.Time) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
+	keyType := opts.KeyType
+	switch keyType {
+	case "":
+		keyType = KeyECDSA
+	case KeyECDSA, KeyRSA:
+	default:
+		return nil, fmt.Errorf("pki: server key type %q: must be %s or %s", opts.KeyType, KeyECDSA, KeyRSA)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: create %s: %w", dir, err)
 	}
-	a := &Authority{dir: dir, log: log, now: now}
+	a := &Authority{dir: dir, log: log, now: now, keyType: keyType}
 	if err := a.loadCAs(); err != nil {
 		return nil, err
 	}
@@ -106,5 +125,8 @@ func (a *Authority) DeviceCAPEM() []byte { return append([]byte(nil), a.device.c
 // ServerCertificate is the server's certificate chain and key: the leaf only (clients trust the
 // root, as with AWS), with Leaf parsed. Callers must not modify it.
 func (a *Authority) ServerCertificate() *tls.Certificate { return a.server }
+
+// ServerKeyType is the key type of the server certificate: KeyECDSA or KeyRSA.
+func (a *Authority) ServerKeyType() string { return a.keyType }
 
 func (a *Authority) path(name string) string { return filepath.Join(a.dir, name) }

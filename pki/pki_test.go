@@ -565,3 +565,91 @@ func TestBadOptions(t *testing.T) {
 		t.Error("empty Dir accepted")
 	}
 }
+
+func TestServerKeyType(t *testing.T) {
+	dir := t.TempDir()
+	a := mustLoad(t, dir, "iot.example.test")
+	if k, ok := a.ServerCertificate().PrivateKey.(*ecdsa.PrivateKey); !ok || k.Curve != elliptic.P256() {
+		t.Fatalf("default server key is %T, want ECDSA P-256", a.ServerCertificate().PrivateKey)
+	}
+	if a.ServerKeyType() != KeyECDSA {
+		t.Fatalf("ServerKeyType %q, want %q", a.ServerKeyType(), KeyECDSA)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(a.RootCAPEM())
+	handshake := func(t *testing.T, b *Authority) {
+		t.Helper()
+		cc, sc := net.Pipe()
+		defer cc.Close()
+		defer sc.Close()
+		server := tls.Server(sc, &tls.Config{Certificates: []tls.Certificate{*b.ServerCertificate()}})
+		done := make(chan error, 1)
+		go func() { done <- server.Handshake() }()
+		if err := tls.Client(cc, &tls.Config{RootCAs: roots, ServerName: "iot.example.test"}).Handshake(); err != nil {
+			t.Fatalf("client handshake: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("server handshake: %v", err)
+		}
+	}
+	steps := []struct {
+		keyType string
+		reissue bool
+		check   func(crypto.PrivateKey) bool
+	}{
+		{KeyRSA, true, func(k crypto.PrivateKey) bool { r, ok := k.(*rsa.PrivateKey); return ok && r.N.BitLen() == 2048 }},
+		{KeyRSA, false, func(k crypto.PrivateKey) bool { _, ok := k.(*rsa.PrivateKey); return ok }},
+		{"", true, func(k crypto.PrivateKey) bool { _, ok := k.(*ecdsa.PrivateKey); return ok }},
+		{KeyECDSA, false, func(k crypto.PrivateKey) bool { _, ok := k.(*ecdsa.PrivateKey); return ok }},
+	}
+	prev := a.ServerCertificate().Leaf
+	for i, st := range steps {
+		log, buf := quietLogger()
+		b, err := Load(Options{Dir: dir, Names: []string{"iot.example.test"}, KeyType: st.keyType, Logger: log})
+		if err != nil {
+			t.Fatalf("step %d (%q): %v", i, st.keyType, err)
+		}
+		leaf := b.ServerCertificate().Leaf
+		if got := !leaf.Equal(prev); got != st.reissue {
+			t.Fatalf("step %d (%q): reissued %v, want %v", i, st.keyType, got, st.reissue)
+		}
+		if !st.check(b.ServerCertificate().PrivateKey) {
+			t.Fatalf("step %d (%q): server key is %T", i, st.keyType, b.ServerCertificate().PrivateKey)
+		}
+		if st.reissue && !strings.Contains(buf.String(), "key type changed") {
+			t.Errorf("step %d: reason not logged: %s", i, buf.String())
+		}
+		if !bytes.Equal(a.RootCAPEM(), b.RootCAPEM()) || !bytes.Equal(a.DeviceCAPEM(), b.DeviceCAPEM()) {
+			t.Fatalf("step %d: a CA changed with the server key type", i)
+		}
+		if !bytes.Equal(leaf.Raw, mustParsePEM(t, readFile(t, filepath.Join(dir, ServerCertFile))).Raw) {
+			t.Fatalf("step %d: server.pem does not hold the certificate in use", i)
+		}
+		handshake(t, b)
+		prev = leaf
+	}
+	if _, err := Load(Options{Dir: dir, KeyType: "ed25519", Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "ed25519") {
+		t.Errorf("unknown key type: error %v", err)
+	}
+}
+
+// TestCAKeyMustBeECDSA: only the server key may be RSA; an RSA key in a CA's key file is refused.
+func TestCAKeyMustBeECDSA(t *testing.T) {
+	dir := t.TempDir()
+	mustLoad(t, dir)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, DeviceCAKeyFile), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "want ECDSA") || !strings.Contains(err.Error(), DeviceCAKeyFile) {
+		t.Fatalf("error %v, want one naming %s and ECDSA", err, DeviceCAKeyFile)
+	}
+}
