@@ -40,6 +40,10 @@ type PubSubConfig struct {
 	// Rate is messages per second per publisher; 0 publishes as fast as the connection (and,
 	// at QoS 1, the in-flight window) allows.
 	Rate float64
+	// Stagger spreads the publishers' schedules evenly over one interval (publisher i starts
+	// i/Publishers of an interval late) instead of all publishing at the same instants, as a
+	// fleet of independent devices does. It needs a Rate.
+	Stagger bool
 	// Duration and Messages (per publisher) end the publishing phase, whichever comes first;
 	// at least one must be set, and a run with a count but no Duration still stops after
 	// MaxPublishDuration.
@@ -326,10 +330,14 @@ func RunPubSub(ctx context.Context, cfg PubSubConfig) (*PubSubResult, error) {
 	}
 	var wg sync.WaitGroup
 	for _, p := range pubs {
+		first := start
+		if cfg.Stagger {
+			first += interval * int64(p.index) / int64(P)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.publish(cfg, append([]byte(nil), payload...), start, stopAt, interval, stop)
+			p.publish(cfg, append([]byte(nil), payload...), first, stopAt, interval, stop)
 		}()
 	}
 	wg.Wait()
@@ -430,7 +438,7 @@ func pubsAcked(pubs []*publisher) bool {
 }
 
 // publish sends messages until stop closes, the count is reached or the connection fails,
-// pacing them at interval (run clock nanoseconds; 0 for as fast as possible).
+// pacing them at interval (run clock nanoseconds; 0 for as fast as possible) from first.
 func (p *publisher) publish(cfg PubSubConfig, payload []byte, start, stopAt, interval int64, stop <-chan struct{}) {
 	binary.BigEndian.PutUint32(payload[4:], uint32(p.index))
 	var sleeper *time.Timer

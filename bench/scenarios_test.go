@@ -114,6 +114,20 @@ func TestPubSubQoS0AsFastAsPossible(t *testing.T) {
 	checkTable(t, &Report{Scenario: "pubsub", PubSub: res}, "as fast as possible")
 }
 
+// TestPubSubStagger: staggered publishers (a fleet of independent devices) still send their
+// count at their rate, and every message arrives once.
+func TestPubSubStagger(t *testing.T) {
+	res, err := RunPubSub(testContext(t), PubSubConfig{
+		Target: emulatorTarget(t, false), Publishers: 4, Subscribers: 1, QoS: 1, Rate: 20, Stagger: true,
+		Messages: 5, Duration: 5 * time.Second,
+	})
+	must(t, err)
+	checkCounters(t, res)
+	if res.Sent != 20 || res.Acked != 20 || res.Received != 20 || res.Lost != 0 || res.Duplicates != 0 {
+		t.Fatalf("staggered QoS 1: sent %d acked %d received %d lost %d duplicates %d; want 20 each, none lost", res.Sent, res.Acked, res.Received, res.Lost, res.Duplicates)
+	}
+}
+
 // checkCounters checks the identities every pubsub result must satisfy.
 func checkCounters(t *testing.T, r *PubSubResult) {
 	t.Helper()
