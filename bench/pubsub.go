@@ -174,6 +174,9 @@ func (cfg *PubSubConfig) validate() error {
 	if cfg.Rate < 0 {
 		errs = append(errs, errors.New("rate must not be negative"))
 	}
+	if cfg.Stagger && cfg.Rate == 0 {
+		errs = append(errs, errors.New("stagger needs a rate"))
+	}
 	if cfg.Duration <= 0 && cfg.Messages <= 0 {
 		errs = append(errs, errors.New("give a duration or a message count"))
 	}

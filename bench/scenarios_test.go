@@ -155,7 +155,8 @@ func TestPubSubRefusesBadConfig(t *testing.T) {
 		{Target: tg, Publishers: 1, Subscribers: 1, PayloadSize: 10, Messages: 1},
 		{Target: tg, Publishers: 1, Subscribers: 1},
 		{Target: tg, Publishers: 1, Subscribers: 2, Shape: ShapePairs, Messages: 1},
-		{Target: tg, Publishers: 5, Subscribers: 5, Messages: 1}, // more than the fleet holds
+		{Target: tg, Publishers: 1, Subscribers: 1, Stagger: true, Messages: 1}, // stagger without a rate
+		{Target: tg, Publishers: 5, Subscribers: 5, Messages: 1},                // more than the fleet holds
 	} {
 		if _, err := RunPubSub(testContext(t), cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)

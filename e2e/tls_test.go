@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -196,5 +197,48 @@ func TestRestartKeepsState(t *testing.T) {
 	got, err := rawConnect(t, second.ALPNAddr(), "survivor", tlsConfig(t, d, listener.ProtocolMQTTCA))
 	if err != nil || len(got) < 4 || got[0] != 0x20 || got[3] != 0 {
 		t.Fatalf("reconnect after restart: %x %v, want CONNACK accepted", got, err)
+	}
+}
+
+// TestServerKeyType: with --server-key rsa the emulator presents an RSA-2048 certificate on 8883
+// and on 443 with x-amzn-mqtt-ca, devices connect with it, and a restart with the default key
+// type reissues an ECDSA P-256 certificate under the same root, which the same device trusts.
+func TestServerKeyType(t *testing.T) {
+	dir := t.TempDir()
+	for _, step := range []struct {
+		keyType string
+		want    x509.PublicKeyAlgorithm
+	}{{"rsa", x509.RSA}, {"", x509.ECDSA}} {
+		emu, err := emulator.New(func() emulator.Config { c := testConfig(t, dir); c.ServerKey = step.keyType; return c }())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := emu.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		d, err := emu.CreateDevice("keyed-"+step.want.String(), thingPolicy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, port := range []struct {
+			addr string
+			alpn []string
+		}{{emu.MQTTAddr(), nil}, {emu.ALPNAddr(), []string{listener.ProtocolMQTTCA}}} {
+			conn, err := tls.Dial("tcp", port.addr, tlsConfig(t, d, port.alpn...))
+			if err != nil {
+				t.Fatalf("server key %q, %s: handshake: %v", step.keyType, port.addr, err)
+			}
+			leaf := conn.ConnectionState().PeerCertificates[0]
+			conn.Close()
+			if leaf.PublicKeyAlgorithm != step.want {
+				t.Fatalf("server key %q: certificate key %v, want %v", step.keyType, leaf.PublicKeyAlgorithm, step.want)
+			}
+			c, err := connectPaho(t, port.addr, d.ThingName, tlsConfig(t, d, port.alpn...), nil)
+			if err != nil {
+				t.Fatalf("server key %q, %s: MQTT connect: %v", step.keyType, port.addr, err)
+			}
+			c.Disconnect(50)
+		}
+		closeWithin(t, emu, 10*time.Second)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/iotcore-local/iotcore-local/pki"
 )
 
 // Config is everything the emulator needs to start. The zero value of a field means its default.
@@ -23,6 +25,7 @@ type Config struct {
 	Profile          string            // "aws" (default) or "mqtt"
 	ALPNStrict       bool              // on the ALPN port serve only x-amzn-mqtt-ca
 	Endpoints        []string          // extra server certificate names; the first is DescribeEndpoint's answer
+	ServerKey        string            // server certificate key: "ecdsa" (P-256, default) or "rsa" (RSA-2048)
 	Region           string            // default us-east-1
 	Account          string            // default 123456789012
 	HandshakeTimeout time.Duration     // TLS handshake deadline; default 10s
@@ -79,6 +82,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.HTTPSAddr, DefaultHTTPSAddr)
 	def(&c.APIAddr, DefaultAPIAddr)
 	def(&c.Profile, "aws")
+	def(&c.ServerKey, pki.KeyECDSA)
 	def(&c.Region, DefaultRegion)
 	def(&c.Account, DefaultAccount)
 	if c.HandshakeTimeout == 0 {
@@ -96,6 +100,9 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Profile != "aws" && c.Profile != "mqtt" {
 		errs = append(errs, fmt.Errorf("profile: must be aws or mqtt, got %q", c.Profile))
+	}
+	if c.ServerKey != pki.KeyECDSA && c.ServerKey != pki.KeyRSA {
+		errs = append(errs, fmt.Errorf("server-key: must be %s or %s, got %q", pki.KeyECDSA, pki.KeyRSA, c.ServerKey))
 	}
 	if !regionPattern.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region: %q is not a region name like us-east-1", c.Region))

@@ -18,6 +18,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"bad address", Config{MQTTAddr: "8883"}, "mqtt-addr"},
 		{"bad endpoint", Config{Endpoints: []string{"has space"}}, "endpoint"},
 		{"IP endpoint", Config{Endpoints: []string{"10.0.0.5"}}, ""},
+		{"RSA server key", Config{ServerKey: "rsa"}, ""},
+		{"bad server key", Config{ServerKey: "ed25519"}, "server-key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -82,7 +82,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, Logger: e.log}); err != nil {
+	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)
 	}
 	e.registry, err = registry.Open(filepath.Join(e.cfg.DataDir, "registry.db"), registry.Options{

@@ -70,6 +70,7 @@ type benchOptions struct {
 	publishers, subscribers, qos, size, count, inflight int
 	shape                                               string
 	rate                                                float64
+	stagger                                             bool
 	duration, drain                                     time.Duration
 
 	// shadow
@@ -143,7 +144,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "pubsub":
 		report.PubSub, err = bench.RunPubSub(ctx, bench.PubSubConfig{Target: target, Publishers: o.publishers,
 			Subscribers: o.subscribers, Shape: o.shape, QoS: byte(o.qos), PayloadSize: o.size, Rate: o.rate,
-			Duration: o.duration, Messages: o.count, Inflight: o.inflight, Drain: o.drain,
+			Stagger: o.stagger, Duration: o.duration, Messages: o.count, Inflight: o.inflight, Drain: o.drain,
 			Concurrency: o.concurrency, Progress: progress, Logger: log})
 	case "idle":
 		report.Idle, err = bench.RunIdle(ctx, bench.IdleConfig{Target: target, Devices: o.n,
@@ -196,6 +197,7 @@ func (o *benchOptions) register(fs *flag.FlagSet, scenario string) {
 		fs.IntVar(&o.qos, "qos", 0, "QoS of publishes and subscriptions: 0 or 1")
 		fs.IntVar(&o.size, "size", bench.DefaultPayloadSize, "payload bytes (at least 24)")
 		fs.Float64Var(&o.rate, "rate", 0, "messages per second per publisher; 0 for as fast as possible")
+		fs.BoolVar(&o.stagger, "stagger", false, "with --rate, spread the publishers' schedules over the interval instead of publishing in step")
 		fs.DurationVar(&o.duration, "duration", 10*time.Second, "publishing time")
 		fs.IntVar(&o.count, "count", 0, "messages per publisher (0: until --duration)")
 		fs.IntVar(&o.inflight, "inflight", bench.DefaultInflight, "QoS 1 messages a publisher may have unacknowledged")
