@@ -3,7 +3,6 @@
 package hooks
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -60,13 +59,14 @@ func NewAuthorizer(opts AuthorizerOptions) *Authorizer {
 // ID names the hook.
 func (a *Authorizer) ID() string { return "iotcore-authorizer" }
 
-// Provides lists the events the hook handles.
-func (a *Authorizer) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
-		mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
-	}, []byte{b})
-}
+// authorizerEvents are the events the Authorizer handles.
+var authorizerEvents = newEventSet(
+	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+	mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
+)
+
+// Provides reports whether the hook handles event b.
+func (a *Authorizer) Provides(b byte) bool { return authorizerEvents.has(b) }
 
 // errRefused makes Mochi close the connection without a CONNACK, as AWS IoT does for a refused
 // CONNECT over MQTT 3.1.1.
@@ -182,8 +182,7 @@ func (a *Authorizer) willAllowed(cl *mqtt.Client, c *auth.Compiled) (string, boo
 // OnConnectAuthenticate admits the clients OnConnect accepted. Mochi ORs this hook across all
 // hooks and denies when none provides it, so it must be provided.
 func (a *Authorizer) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	s := a.sessions.get(cl.ID)
-	return s != nil && s.client == cl
+	return a.sessions.of(cl) != nil
 }
 
 // OperationRefused is the cause recorded when the authorizer closes a connection because of a
@@ -211,8 +210,8 @@ func (a *Authorizer) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 }
 
 func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
-	s := a.sessions.get(cl.ID)
-	if s == nil || s.client != cl {
+	s := a.sessions.of(cl)
+	if s == nil {
 		return nil
 	}
 	c := s.policy.Load()
@@ -244,8 +243,8 @@ func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 }
 
 func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
-	s := a.sessions.get(cl.ID)
-	if s == nil || s.client != cl {
+	s := a.sessions.of(cl)
+	if s == nil {
 		return nil
 	}
 	pending := make(map[string]bool, len(pk.Filters))
@@ -273,7 +272,7 @@ func (a *Authorizer) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	if s := a.sessions.get(cl.ID); s != nil && s.client == cl && s.publishRefused {
+	if s := a.sessions.of(cl); s != nil && s.publishRefused {
 		return pk, packets.CodeSuccessIgnore
 	}
 	return pk, nil
@@ -281,7 +280,7 @@ func (a *Authorizer) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 
 // OnSubscribed ends the subscribe window opened by OnPacketRead.
 func (a *Authorizer) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
-	if s := a.sessions.get(cl.ID); s != nil && s.client == cl {
+	if s := a.sessions.of(cl); s != nil {
 		s.setPending(nil)
 		a.updateParents(cl, s)
 	}
@@ -289,7 +288,7 @@ func (a *Authorizer) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCode
 
 // OnUnsubscribed keeps the parent-level filter set in step with the subscriptions.
 func (a *Authorizer) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
-	if s := a.sessions.get(cl.ID); s != nil && s.client == cl {
+	if s := a.sessions.of(cl); s != nil {
 		a.updateParents(cl, s)
 	}
 }
@@ -338,7 +337,7 @@ func parentOnly(cl *mqtt.Client, s *session, topic string) bool {
 // reads, the iot:Subscribe decision for a filter of the SUBSCRIBE being processed or iot:Receive
 // on a delivered topic.
 func (a *Authorizer) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	s := a.sessions.get(cl.ID)
+	s := a.sessions.current(cl)
 	if s == nil {
 		if s = a.restore(cl); s == nil {
 			return false

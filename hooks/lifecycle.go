@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -83,10 +82,13 @@ func NewLifecycle(opts LifecycleOptions) *Lifecycle {
 // ID names the hook.
 func (l *Lifecycle) ID() string { return "iotcore-lifecycle" }
 
-// Provides lists the events the hook handles.
-func (l *Lifecycle) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed}, []byte{b})
-}
+// lifecycleEvents are the events the Lifecycle hook handles.
+var lifecycleEvents = newEventSet(
+	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
+)
+
+// Provides reports whether the hook handles event b.
+func (l *Lifecycle) Provides(b byte) bool { return lifecycleEvents.has(b) }
 
 // OnSessionEstablish marks the connection a new one replaces. Mochi runs it before it closes the
 // old connection, so the old connection's disconnected event reliably says DUPLICATE_CLIENTID.

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -80,13 +79,14 @@ func NewProfile(opts ProfileOptions) *Profile {
 // ID names the hook.
 func (p *Profile) ID() string { return "iotcore-profile" }
 
-// Provides lists the events the hook handles.
-func (p *Profile) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
-		mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
-	}, []byte{b})
-}
+// profileEvents are the events the Profile hook handles.
+var profileEvents = newEventSet(
+	mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
+	mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
+)
+
+// Provides reports whether the hook handles event b.
+func (p *Profile) Provides(b byte) bool { return profileEvents.has(b) }
 
 // Capabilities adjusts the server capabilities for the profile: AWS IoT Core supports QoS 0 and 1
 // and MQTT 5 sessions of up to 7 days; MQTT 3.1.1 session expiry is enforced by the profile.

@@ -50,11 +50,21 @@ func (s *session) setPending(p map[string]bool) {
 	s.pending.Store(&p)
 }
 
-// sessions indexes sessions by client id.
+// sessions indexes the sessions in force by client id, and the same sessions by the connection
+// (*mqtt.Client) they belong to. The hooks look up the connection's own session on every PUBLISH
+// and every delivery; a pointer key is cheaper to hash and compare than the client id.
+//
+// A session is in byClient exactly when it is in byID: a takeover (a new *mqtt.Client for the
+// client id) replaces the predecessor's session in both, and a disconnect removes it from both.
+// Changes are serialized by mu so that the two indexes agree once each change returns; a lookup
+// racing a change sees the index as before or after it, as it would with one index.
 type sessions struct {
-	byID sync.Map // client id → *session
+	mu       sync.Mutex
+	byID     sync.Map // client id → *session
+	byClient sync.Map // *mqtt.Client → *session, for the sessions in byID
 }
 
+// get returns the session in force for the client id, whichever connection it belongs to.
 func (t *sessions) get(clientID string) *session {
 	v, ok := t.byID.Load(clientID)
 	if !ok {
@@ -63,19 +73,56 @@ func (t *sessions) get(clientID string) *session {
 	return v.(*session)
 }
 
-func (t *sessions) put(s *session) { t.byID.Store(s.client.ID, s) }
+// of returns the session in force for cl's client id if it belongs to cl, nil otherwise (cl was
+// refused, taken over, or has disconnected): the same answer as get(cl.ID) with a check of its
+// client, without hashing the id.
+func (t *sessions) of(cl *mqtt.Client) *session {
+	v, ok := t.byClient.Load(cl)
+	if !ok {
+		return nil
+	}
+	return v.(*session)
+}
+
+// current returns the session in force for cl's client id, like get(cl.ID), looking up cl's own
+// session first: the usual case, and the cheaper lookup.
+func (t *sessions) current(cl *mqtt.Client) *session {
+	if s := t.of(cl); s != nil {
+		return s
+	}
+	return t.get(cl.ID)
+}
+
+// put makes s the session in force for its client id, replacing (in both indexes) the session
+// of a connection it takes over.
+func (t *sessions) put(s *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, replaced := t.byID.Swap(s.client.ID, s); replaced {
+		t.byClient.Delete(v.(*session).client)
+	}
+	t.byClient.Store(s.client, s)
+}
 
 // putIfAbsent stores s unless the client id already has a session, and returns the one in force.
 func (t *sessions) putIfAbsent(s *session) *session {
-	v, _ := t.byID.LoadOrStore(s.client.ID, s)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, loaded := t.byID.LoadOrStore(s.client.ID, s)
+	if !loaded {
+		t.byClient.Store(s.client, s)
+	}
 	return v.(*session)
 }
 
 // drop forgets the session only if it still belongs to cl, so that the late disconnect of a
 // taken-over connection cannot erase its successor.
 func (t *sessions) drop(cl *mqtt.Client) {
-	if s := t.get(cl.ID); s != nil && s.client == cl {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.of(cl); s != nil {
 		t.byID.CompareAndDelete(cl.ID, s)
+		t.byClient.Delete(cl)
 	}
 }
 

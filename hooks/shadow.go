@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"log/slog"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -40,10 +39,11 @@ func NewShadowService(opts ShadowOptions) *ShadowService {
 // ID names the hook.
 func (h *ShadowService) ID() string { return "iotcore-shadow" }
 
-// Provides lists the events the hook handles.
-func (h *ShadowService) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPublished}, []byte{b})
-}
+// shadowEvents are the events the ShadowService handles.
+var shadowEvents = newEventSet(mqtt.OnPublished)
+
+// Provides reports whether the hook handles event b.
+func (h *ShadowService) Provides(b byte) bool { return shadowEvents.has(b) }
 
 // OnPublished answers a shadow request after Mochi has acknowledged and routed it, so the
 // requester gets its PUBACK before the answer, as on AWS.

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,12 +65,19 @@ type Store struct {
 
 	mu       sync.RWMutex
 	sessions map[string]*storedSession // persistent sessions that have (or are about to have) records
+	// persistent is never less than len(sessions) as seen without mu: it goes up before an entry is
+	// added and down after one is deleted (see addSession). Zero lets the per-message checks
+	// (tracked, hasPersistentSubscriber) answer without the lock and the lookups.
+	persistent atomic.Int64
 	// subscribers indexes the granted subscriptions of persistent sessions, so that OnPublish can
 	// tell cheaply whether a publish needs the journal.
 	subscribers *mqtt.TopicsIndex
 
 	journalSeq atomic.Uint64
 	routing    sync.Map // *mqtt.Client → journal key of the publish it is routing
+	// routed counts the entries of routing, so that OnPacketProcessed skips the lookup when no
+	// publish is being journaled: the common case, and the only one without persistent sessions.
+	routed atomic.Int64
 }
 
 // storedSession is what the store remembers in memory about a persistent session.
@@ -170,17 +176,18 @@ func (s *Store) CertificateFor(clientID string) (certID string, ok bool) {
 // ID names the hook.
 func (s *Store) ID() string { return "iotcore-store" }
 
-// Provides lists the events the hook handles.
-func (s *Store) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnPacketProcessed,
-		mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-		mqtt.OnClientExpired, mqtt.OnWillSent,
-		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
-	}, []byte{b})
-}
+// storeEvents are the events the Store handles.
+var storeEvents = newEventSet(
+	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnPacketProcessed,
+	mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnClientExpired, mqtt.OnWillSent,
+	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
+)
+
+// Provides reports whether the hook handles event b.
+func (s *Store) Provides(b byte) bool { return storeEvents.has(b) }
 
 // Stop closes the store; Mochi calls it from Server.Close.
 func (s *Store) Stop() error { return s.Close() }
@@ -196,8 +203,45 @@ func persistentSession(cl *mqtt.Client) bool {
 	return !cl.Properties.Clean
 }
 
+// addSession starts tracking a persistent session; s.mu must be held for writing.
+//
+// The count of tracked sessions goes up before the entry is added, and removeSession takes the
+// entry out before the count goes down, so the count is never below the number of entries, even
+// for a reader without the lock. A reader that loads zero (noPersistentSession) loaded it at an
+// instant when no session was tracked and answers as the locked lookup would have at that
+// instant; any other count sends it to the locked lookup. A session being created concurrently is
+// therefore missed only where the locked lookup could miss it too, and neither loses a message:
+//   - deliveries (tracked): OnSessionEstablish tracks the session before Mochi adds the connection
+//     to its clients, so a routing that can reach it (and call OnQosPublish) loads the count after
+//     the increment;
+//   - publishes (hasPersistentSubscriber): subscriptions are indexed only for tracked sessions, in
+//     OnSubscribed before the SUBACK leaves, so a publish that must be journaled for a subscriber
+//     loads the count after the increment. A publish racing with the SUBSCRIBE goes unjournaled as
+//     before, and is still recorded by OnQosPublish if Mochi routes it to the session.
+func (s *Store) addSession(clientID string, ss *storedSession) {
+	s.persistent.Add(1)
+	s.sessions[clientID] = ss
+}
+
+// removeSession stops tracking a persistent session and its subscriptions; s.mu must be held
+// for writing.
+func (s *Store) removeSession(clientID string, ss *storedSession) {
+	delete(s.sessions, clientID)
+	for f := range ss.filters {
+		s.subscribers.Unsubscribe(f, clientID)
+	}
+	s.persistent.Add(-1)
+}
+
+// noPersistentSession reports, without the lock, that the store tracks no persistent session, so
+// nothing can be recorded for a delivery nor journaled for a publish (see addSession).
+func (s *Store) noPersistentSession() bool { return s.persistent.Load() == 0 }
+
 // tracked reports whether clientID is a persistent session the store keeps.
 func (s *Store) tracked(clientID string) bool {
+	if s.noPersistentSession() {
+		return false
+	}
 	s.mu.RLock()
 	_, ok := s.sessions[clientID]
 	s.mu.RUnlock()
@@ -225,7 +269,7 @@ func (s *Store) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	ss, ok := s.sessions[cl.ID]
 	if !ok {
 		ss = &storedSession{filters: map[string]struct{}{}}
-		s.sessions[cl.ID] = ss
+		s.addSession(cl.ID, ss)
 	}
 	ss.certificateID, ss.thingName = p.CertificateID, p.ThingName
 	s.mu.Unlock()
@@ -259,7 +303,7 @@ func (s *Store) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 // OnDisconnect deletes the records of a session that ends with its connection (MQTT 5 session
 // expiry set to 0 at DISCONNECT); a taken-over connection leaves them to its successor.
 func (s *Store) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
-	s.routing.Delete(cl)
+	s.stopRouting(cl)
 	if expire && !cl.IsTakenOver() {
 		s.forget(cl.ID)
 	}
@@ -275,10 +319,7 @@ func (s *Store) forget(clientID string) {
 	s.mu.Lock()
 	ss, ok := s.sessions[clientID]
 	if ok {
-		delete(s.sessions, clientID)
-		for f := range ss.filters {
-			s.subscribers.Unsubscribe(f, clientID)
-		}
+		s.removeSession(clientID, ss)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -378,6 +419,9 @@ func (s *Store) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 // hasPersistentSubscriber reports whether a persistent session subscribes to topic with QoS 1
 // or 2 (a QoS 0 subscription gets QoS 0 deliveries, which are not stored).
 func (s *Store) hasPersistentSubscriber(topic string) bool {
+	if s.noPersistentSession() {
+		return false // subscriptions are indexed only for tracked sessions
+	}
 	subs := s.subscribers.Subscribers(topic)
 	for _, sub := range subs.Subscriptions {
 		if sub.Qos > 0 {
@@ -417,7 +461,10 @@ func (s *Store) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	}) {
 		return pk, nil
 	}
-	s.routing.Store(cl, key)
+	s.routed.Add(1) // before the entry exists, as for persistent
+	if _, replaced := s.routing.Swap(cl, key); replaced {
+		s.routed.Add(-1)
+	}
 	return pk, nil
 }
 
@@ -426,17 +473,27 @@ func (s *Store) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 // first. A publish that a later hook refused, or whose PUBACK could not be written, is not routed
 // and its entry goes too (OnPublished would not be called for those).
 func (s *Store) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+	// cl's own goroutine journaled the publish (OnPublish), so a zero count means no entry for cl.
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 || s.routed.Load() == 0 {
 		return
 	}
-	v, ok := s.routing.LoadAndDelete(cl)
+	key, ok := s.stopRouting(cl)
 	if !ok {
 		return
 	}
-	key := v.([]byte)
 	s.submit(false, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketJournal).Delete(key)
 	})
+}
+
+// stopRouting removes and returns the journal key of the publish cl is routing, if any.
+func (s *Store) stopRouting(cl *mqtt.Client) (key []byte, ok bool) {
+	v, ok := s.routing.LoadAndDelete(cl)
+	if !ok {
+		return nil, false
+	}
+	s.routed.Add(-1)
+	return v.([]byte), true
 }
 
 // OnRetainMessage stores or deletes a retained message before the PUBACK of its publish leaves.

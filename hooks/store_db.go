@@ -304,7 +304,7 @@ func (s *Store) recover() error {
 				return nil
 			}
 			ss := &storedSession{certificateID: rec.CertificateID, thingName: rec.ThingName, filters: map[string]struct{}{}}
-			s.sessions[id] = ss
+			s.addSession(id, ss)
 			return b.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
 				var sub storage.Subscription
 				if err := decodeRecord(v, &sub); err != nil {

@@ -965,3 +965,51 @@ func startStoreBenchBroker(b *testing.B, path string) *storeBroker {
 	b.Cleanup(func() { srv.Close() })
 	return &storeBroker{srv: srv, store: store, addr: ln.Address()}
 }
+
+// TestStoreCountsPersistentSessions: the counts behind the store's lock-free fast paths follow the
+// sessions and journaled publishes, including the sessions recovered when the store opens.
+func TestStoreCountsPersistentSessions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := OpenStore(StoreOptions{Path: path, Logger: storeTestLogger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	pub := &mqtt.Client{ID: "pub", Properties: mqtt.ClientProperties{ProtocolVersion: 4, Clean: true}}
+	sub := &mqtt.Client{ID: "sub", Properties: mqtt.ClientProperties{ProtocolVersion: 4}}
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "a/b", PacketID: 1}
+	if s.tracked("sub") || s.hasPersistentSubscriber("a/b") {
+		t.Fatal("empty store tracks a session")
+	}
+
+	s.OnSessionEstablish(sub, packets.Packet{})
+	s.OnSessionEstablished(sub, packets.Packet{})
+	s.OnSubscribed(sub, packets.Packet{Filters: packets.Subscriptions{{Filter: "a/b", Qos: 1}}}, []byte{1})
+	if got := s.persistent.Load(); got != 1 || !s.tracked("sub") || !s.hasPersistentSubscriber("a/b") {
+		t.Fatalf("persistent subscriber not seen (count %d)", got)
+	}
+	s.OnPublish(pub, pk)
+	if got := s.routed.Load(); got != 1 {
+		t.Fatalf("journaled publishes = %d, want 1", got)
+	}
+	s.OnPacketProcessed(pub, pk, nil)
+	if got := s.routed.Load(); got != 0 {
+		t.Fatalf("journaled publishes after processing = %d, want 0", got)
+	}
+	s.flush(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenStore(StoreOptions{Path: path, Logger: storeTestLogger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatalf("OpenStore again: %v", err)
+	}
+	defer s.Close()
+	if got := s.persistent.Load(); got != 1 || !s.hasPersistentSubscriber("a/b") {
+		t.Fatalf("recovered session not counted (count %d)", got)
+	}
+	s.OnClientExpired(sub)
+	if got := s.persistent.Load(); got != 0 || s.tracked("sub") || s.hasPersistentSubscriber("a/b") {
+		t.Fatalf("expired session still counted (count %d)", got)
+	}
+}

@@ -1,0 +1,48 @@
+package hooks
+
+import (
+	"slices"
+	"testing"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// TestProvides pins the events each hook handles: Mochi calls a hook only for the events it
+// provides, so a missing one silently disables a handler and an extra one makes Mochi call the
+// HookBase default in its place.
+func TestProvides(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hook mqtt.Hook
+		want []byte
+	}{
+		{"authorizer", &Authorizer{}, []byte{
+			mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+			mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
+		}},
+		{"lifecycle", &Lifecycle{}, []byte{
+			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
+		}},
+		{"profile", &Profile{}, []byte{
+			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
+			mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
+		}},
+		{"shadow", &ShadowService{}, []byte{mqtt.OnPublished}},
+		{"store", &Store{}, []byte{
+			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+			mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnPacketProcessed,
+			mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+			mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+			mqtt.OnClientExpired, mqtt.OnWillSent,
+			mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for b := range 256 {
+				if got, want := tc.hook.Provides(byte(b)), slices.Contains(tc.want, byte(b)); got != want {
+					t.Errorf("Provides(%d) = %v, want %v", b, got, want)
+				}
+			}
+		})
+	}
+}
