@@ -98,11 +98,11 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		base.SourceIP = addr.Addr()
 	}
 	peer := state.PeerCertificates[0]
-	who, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(peer.Raw), cl.ID, base)
+	who, policies, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(peer.Raw), cl.ID, base)
 	if err != nil {
 		return a.refuse(cl, tr, a.justInTime(peer, err))
 	}
-	c := compile(who.policies(), who.env)
+	c := compile(policies, who.env)
 	for _, ex := range c.Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}
@@ -411,13 +411,13 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 		return nil
 	}
 	base := auth.Environment{Partition: "aws", Region: a.opts.Region, Account: a.opts.Account, PersistentConnect: true}
-	who, err := resolvePrincipal(a.opts.Directory, certID, cl.ID, base)
+	who, policies, err := resolvePrincipal(a.opts.Directory, certID, cl.ID, base)
 	if err != nil {
 		a.log.Info("restored session has no usable certificate", "client", cl.ID, "reason", err)
 		return nil
 	}
 	s := &session{client: cl, who: who}
-	s.policy.Store(compile(who.policies(), who.env))
+	s.policy.Store(compile(policies, who.env))
 	if current := a.sessions.putIfAbsent(s); current.client != cl {
 		return nil // the client has reconnected meanwhile
 	}
@@ -473,8 +473,7 @@ func (a *Authorizer) refresh(s *session) {
 		a.log.Warn("cannot refresh policies", "client", s.client.ID, "error", err)
 		return
 	}
-	who := &principal{view: view, env: s.who.env}
-	s.policy.Store(compile(who.policies(), who.env))
+	s.policy.Store(compile(auth.PoliciesInForce(view, s.who.env.ThingName), s.who.env))
 }
 
 // Principal describes who is behind a connection, for lifecycle events.
@@ -489,11 +488,5 @@ func (a *Authorizer) PrincipalOf(cl *mqtt.Client) (Principal, bool) {
 	if s == nil {
 		return Principal{}, false
 	}
-	p := Principal{CertificateID: s.who.env.CertificateID}
-	for _, t := range s.who.view.Things {
-		if t.Type == registry.ExclusiveThing {
-			p.ThingName = t.ThingName
-		}
-	}
-	return p, true
+	return Principal{CertificateID: s.who.env.CertificateID, ThingName: s.who.exclusiveThing}, true
 }

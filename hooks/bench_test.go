@@ -9,7 +9,6 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/iotcore-local/iotcore-local/auth"
-	"github.com/iotcore-local/iotcore-local/registry"
 )
 
 // BenchmarkTopicLimit is the profile's per-publish check of AWS's topic size and depth.
@@ -39,7 +38,7 @@ func BenchmarkReceiveCheck(b *testing.B) {
 	env := auth.Environment{Partition: "aws", Region: "us-east-1", Account: "123456789012", ClientID: "sensor-1", ThingName: "sensor-1"}
 	a := NewAuthorizer(AuthorizerOptions{Profile: "aws"})
 	cl := &mqtt.Client{ID: "sensor-1"}
-	s := &session{client: cl, who: &principal{view: registry.CertificateView{}, env: env}}
+	s := &session{client: cl, who: &principal{env: env}}
 	s.policy.Store(auth.Compile([]auth.NamedDocument{{Name: "p", Document: doc}}, env))
 	a.sessions.put(s)
 	b.ReportAllocs()

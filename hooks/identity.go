@@ -28,29 +28,39 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.reason }
 
-// principal is the identity behind one connection, resolved at CONNECT.
+// principal is the identity behind one connection, resolved at CONNECT: what its checks, logs
+// and lifecycle events need for as long as it lives, not the registry records it came from (those
+// are read again when the registry changes).
 type principal struct {
-	view registry.CertificateView
-	env  auth.Environment
+	env auth.Environment
+	// exclusiveThing is the thing attached to the certificate as EXCLUSIVE_THING, if any: the
+	// thing name AWS reports in lifecycle events.
+	exclusiveThing string
 }
 
-// policies are the policies in force for the connection (certificate and thing groups).
-func (p *principal) policies() []registry.Policy {
-	return auth.PoliciesInForce(p.view, p.env.ThingName)
+func newPrincipal(view registry.CertificateView, env auth.Environment) *principal {
+	p := &principal{env: env}
+	for _, t := range view.Things {
+		if t.Type == registry.ExclusiveThing {
+			p.exclusiveThing = t.ThingName
+		}
+	}
+	return p
 }
 
 // resolvePrincipal maps a presented certificate to its registration, status and thing, as AWS
 // does: trust is by registration of the exact certificate, and only ACTIVE certificates connect.
-func resolvePrincipal(dir Directory, id, clientID string, base auth.Environment) (*principal, error) {
+// It returns the principal and the policies in force for it (certificate and thing groups).
+func resolvePrincipal(dir Directory, id, clientID string, base auth.Environment) (*principal, []registry.Policy, error) {
 	view, err := dir.CertificateIdentity(id)
 	if err != nil {
-		return nil, &refusal{reason: fmt.Sprintf("certificate %s is not registered", id), unknown: true}
+		return nil, nil, &refusal{reason: fmt.Sprintf("certificate %s is not registered", id), unknown: true}
 	}
 	if view.Certificate.Status != registry.StatusActive {
-		return nil, &refusal{reason: fmt.Sprintf("certificate %s is %s, only ACTIVE certificates may connect", id, view.Certificate.Status), cert: view.Certificate}
+		return nil, nil, &refusal{reason: fmt.Sprintf("certificate %s is %s, only ACTIVE certificates may connect", id, view.Certificate.Status), cert: view.Certificate}
 	}
 	env := auth.BindThing(view, clientID, base, dir.DescribeThing)
-	return &principal{view: view, env: env}, nil
+	return newPrincipal(view, env), auth.PoliciesInForce(view, env.ThingName), nil
 }
 
 // compile builds the connection's policy set.
