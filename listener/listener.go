@@ -177,12 +177,15 @@ func (l *Listener) untrack(raw net.Conn) {
 // the whole MQTT session runs inside establish.
 func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *httpFront) {
 	defer l.handlers.Done()
-	defer l.untrack(raw)
-	handedOff := false
+	handedOff, sessionStarted := false, false
 	defer func() {
+		if sessionStarted {
+			return // the session's goroutine closes and untracks raw
+		}
 		if !handedOff {
 			_ = raw.Close()
 		}
+		l.untrack(raw)
 	}()
 
 	t := newTranscript(l.cfg.ID, raw.RemoteAddr().String(), l.log, l.cfg.Transcripts)
@@ -205,7 +208,16 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 		handedOff = l.serveHTTP(tc, t, front)
 		return
 	}
-	l.serveMQTT(tc, t, establish)
+	// The MQTT session runs on a goroutine of its own, so that the stack the handshake grew
+	// (crypto is deep) is freed with this one instead of being kept by every idle connection.
+	sessionStarted = true
+	l.handlers.Add(1)
+	go func() {
+		defer l.handlers.Done()
+		defer l.untrack(raw)
+		defer raw.Close()
+		l.serveMQTT(tc, t, establish)
+	}()
 }
 
 // serveMQTT sets the CONNECT deadline and runs the MQTT session inside establish, then settles
