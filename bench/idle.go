@@ -22,9 +22,13 @@ type IdleConfig struct {
 	Memory MemoryProbe
 	// Settle is the pause after the last connection before the "connected" memory reading,
 	// letting the server finish its per-connection set-up; default 1 s.
-	Settle   time.Duration
-	Progress io.Writer
-	Logger   *slog.Logger
+	Settle time.Duration
+	// AfterHold, if set, runs at the end of the hold, after the last memory reading and before
+	// the connections close: a caller's chance to read more of the server's state (the comparison
+	// reads the Go runtime's figures after a forced collection there).
+	AfterHold func()
+	Progress  io.Writer
+	Logger    *slog.Logger
 }
 
 // DefaultIdleDuration is how long idle connections are held when the config leaves it zero.
@@ -166,6 +170,9 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleResult, error) {
 			mem.PerConnectionBytes = float64(mem.AfterBytes-mem.BeforeBytes) / float64(res.Held)
 		}
 		res.Memory = mem
+	}
+	if cfg.AfterHold != nil {
+		cfg.AfterHold()
 	}
 	return res, nil
 }

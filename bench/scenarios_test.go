@@ -166,11 +166,16 @@ func TestPubSubRefusesBadConfig(t *testing.T) {
 
 func TestIdle(t *testing.T) {
 	var progress bytes.Buffer
+	afterHold := 0
 	res, err := RunIdle(testContext(t), IdleConfig{
 		Target: emulatorTarget(t, true), Devices: 5, Duration: 1500 * time.Millisecond,
 		Memory: InProcessMemory{}, Settle: 100 * time.Millisecond, Progress: &progress,
+		AfterHold: func() { afterHold++ },
 	})
 	must(t, err)
+	if afterHold != 1 {
+		t.Errorf("AfterHold ran %d times, want once", afterHold)
+	}
 	if res.Connected != 5 || res.Held != 5 || res.Dropped != 0 || res.Connect.Failed != 0 {
 		t.Fatalf("connected %d held %d dropped %d (%v), failures %v", res.Connected, res.Held, res.Dropped, res.Drops, res.Connect.Failures)
 	}

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"regexp"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/pki"
 )
 
@@ -32,6 +34,7 @@ type Config struct {
 	ConnectTimeout   time.Duration     // deadline for CONNECT after the handshake; default 10s
 	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
 	Throttle         bool              // AWS's per-connection rate limits (profile aws)
+	WriteQueue       int               // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
 	Demo             bool              // create the demo device that the start banner's command uses
@@ -94,6 +97,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SessionExpiry == 0 {
 		c.SessionExpiry = time.Hour
 	}
+	if c.WriteQueue == 0 {
+		c.WriteQueue = hooks.DefaultWriteQueue
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -122,6 +128,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HandshakeTimeout < 0 || c.ConnectTimeout < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if c.WriteQueue < 0 || c.WriteQueue > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("write-queue: %d is not a queue length", c.WriteQueue))
 	}
 	if c.SessionExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))

@@ -20,6 +20,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"IP endpoint", Config{Endpoints: []string{"10.0.0.5"}}, ""},
 		{"RSA server key", Config{ServerKey: "rsa"}, ""},
 		{"bad server key", Config{ServerKey: "ed25519"}, "server-key"},
+		{"short write queue", Config{WriteQueue: 64}, ""},
+		{"negative write queue", Config{WriteQueue: -1}, "write-queue"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

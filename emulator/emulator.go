@@ -123,7 +123,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry),
+		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
 		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics

@@ -3,6 +3,7 @@ package hooks
 import (
 	"slices"
 	"testing"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 )
@@ -44,5 +45,19 @@ func TestProvides(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCapabilitiesWriteQueue: the outbound queue length is Mochi's default unless one is given.
+func TestCapabilitiesWriteQueue(t *testing.T) {
+	for _, tc := range []struct {
+		given int
+		want  int32
+	}{{0, DefaultWriteQueue}, {-5, DefaultWriteQueue}, {1024, 1024}} {
+		for _, aws := range []bool{true, false} {
+			if got := Capabilities(aws, time.Hour, tc.given).MaximumClientWritesPending; got != tc.want {
+				t.Errorf("Capabilities(aws=%v, writeQueue=%d): queue %d, want %d", aws, tc.given, got, tc.want)
+			}
+		}
 	}
 }

@@ -88,21 +88,25 @@ var profileEvents = newEventSet(
 // Provides reports whether the hook handles event b.
 func (p *Profile) Provides(b byte) bool { return profileEvents.has(b) }
 
+// DefaultWriteQueue is the default length of each connection's outbound queue (Capabilities).
+const DefaultWriteQueue = 8192
+
 // Capabilities adjusts the server capabilities for the profile: AWS IoT Core supports QoS 0 and 1
 // and MQTT 5 sessions of up to 7 days; MQTT 3.1.1 session expiry is enforced by the profile.
-func Capabilities(aws bool, sessionExpiry time.Duration) *mqtt.Capabilities {
+// writeQueue is the length of each connection's outbound queue (0 for DefaultWriteQueue).
+func Capabilities(aws bool, sessionExpiry time.Duration, writeQueue int) *mqtt.Capabilities {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages
 	// Each connection's outbound queue in Mochi: packets routed to the client and not yet
 	// written. A full queue drops what is routed next, QoS 1 included (Mochi has no flow control
 	// towards MQTT 3.1.1 clients), so it must absorb the bursts of a fan-in subscriber. Mochi
-	// allocates it per connection (8 bytes a slot) but an idle connection never touches it, so
-	// it costs no resident memory by itself; it counts as live heap for the GC pacer only.
-	// BENCHMARKS.md ("Write queue") has the measurements behind the choice: with 4096, 2048 and
-	// 512 slots a 20→1 QoS 0 fan-in delivered 0.70, 0.52 and 0.30 of stock Mochi's messages, and
-	// with 1024 and 512 a QoS 1 fan-in lost acknowledged messages, while 10 000 idle connections
-	// held under 10 KiB less each. Mochi's default, 8192, stays.
-	caps.MaximumClientWritesPending = 8192
+	// allocates it whole at connect, 8 bytes a slot; an idle connection never touches it, but the
+	// GC counts it as live heap and lets that much garbage more accumulate before collecting.
+	// BENCHMARKS.md ("Write queue") has the measurements behind the default, Mochi's own.
+	if writeQueue <= 0 {
+		writeQueue = DefaultWriteQueue
+	}
+	caps.MaximumClientWritesPending = int32(writeQueue)
 	if aws {
 		caps.MaximumQos = 1
 		caps.MaximumSessionExpiryInterval = 7 * 24 * 3600

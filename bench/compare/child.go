@@ -29,6 +29,7 @@ func serveEmulator(args []string) error {
 	data := fs.String("data", "", "state folder")
 	level := fs.String("log-level", "warn", "log level of the emulator")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address, to profile the emulator under load")
+	writeQueue := fs.Int("write-queue", 0, "each connection's outbound queue (0: the emulator's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +45,7 @@ func serveEmulator(args []string) error {
 	}
 	cfg := emulator.TestConfig(*data)
 	cfg.Profile = "aws"
+	cfg.WriteQueue = *writeQueue
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	emu, err := emulator.New(cfg)
 	if err != nil {

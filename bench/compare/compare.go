@@ -32,6 +32,7 @@ type options struct {
 	mosquittoBin       string
 	mosquittoNoDelay   bool
 	mosquittoQueue     int
+	emulatorQueue      int
 	state              string
 	keep               bool
 	quick              bool
@@ -72,6 +73,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 45*time.Minute, "bound on the whole run")
 	fs.StringVar(&o.mosquittoBin, "mosquitto", "", "mosquitto binary (default: from PATH or /usr/sbin)")
 	fs.BoolVar(&o.mosquittoNoDelay, "mosquitto-nodelay", true, "give Mosquitto set_tcp_nodelay true, as the Go brokers always set TCP_NODELAY (false: Mosquitto's default, whose Nagle delays cost it about 40 ms per CONNACK)")
+	fs.IntVar(&o.emulatorQueue, "emulator-write-queue", 0, "give the emulator --write-queue N (0: its default)")
 	fs.IntVar(&o.mosquittoQueue, "mosquitto-queue", 0, "give Mosquitto max_queued_messages N (0: its default, 1000, beyond which it drops QoS 1 messages to a slow subscriber; Mochi's queue is 8192)")
 	fs.StringVar(&o.state, "state", "", "work folder to keep between runs (emulator state and device credentials are reused); default a temporary folder")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary work folder (logs, configuration)")
@@ -157,6 +159,7 @@ func runCompare(args []string) error {
 	}
 	defer l.close(o.keep || o.state != "")
 	l.mosqBin, l.mosquittoNoDelay, l.mosquittoQueue = o.mosquittoBin, o.mosquittoNoDelay, o.mosquittoQueue
+	l.emulatorQueue = o.emulatorQueue
 
 	started := time.Now()
 	// The emulator always runs: it provisions the fleet and issues the server certificate that
@@ -246,6 +249,9 @@ type Measurement struct {
 	// of the hold (After), with the Go runtime's breakdown.
 	MemoryBefore *MemoryBreakdown `json:"memory_before,omitempty"`
 	MemoryAfter  *MemoryBreakdown `json:"memory_after,omitempty"`
+	// MemoryAfterGC is the Go runtime's accounting at the end of the hold after two forced
+	// collections (Go brokers only).
+	MemoryAfterGC *MemoryBreakdown `json:"memory_after_gc,omitempty"`
 }
 
 // order is the brokers' order in round r: rotated each round, so that no broker always runs
@@ -449,11 +455,11 @@ func (c *comparison) pubsub(ctx context.Context, _ *server, t bench.Target, qos 
 func (c *comparison) idle(ctx context.Context, s *server, t bench.Target) Measurement {
 	probe := &brokerMemory{pid: s.pid, pprofURL: s.pprofURL}
 	res, err := bench.RunIdle(ctx, bench.IdleConfig{Target: t, Devices: c.o.idleN, Concurrency: c.o.connectConcurrency * 2,
-		Duration: c.o.idleHold, Memory: probe, Settle: 2 * time.Second})
+		Duration: c.o.idleHold, Memory: probe, Settle: 2 * time.Second, AfterHold: probe.readAfterGC})
 	if err != nil {
 		return Measurement{Error: err.Error()}
 	}
-	m := Measurement{Unit: "KiB/connection", Idle: res, MemoryBefore: probe.first, MemoryAfter: &probe.last}
+	m := Measurement{Unit: "KiB/connection", Idle: res, MemoryBefore: probe.first, MemoryAfter: &probe.last, MemoryAfterGC: probe.afterGC}
 	if res.Memory != nil {
 		m.Value = res.Memory.PerConnectionBytes / 1024
 	}

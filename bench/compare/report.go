@@ -44,6 +44,7 @@ type Settings struct {
 	Pinned             bool     `json:"pinned"`
 	MosquittoNoDelay   bool     `json:"mosquitto_nodelay"`
 	MosquittoQueue     int      `json:"mosquitto_max_queued_messages,omitempty"`
+	EmulatorQueue      int      `json:"emulator_write_queue,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -99,7 +100,7 @@ func (c *comparison) report(started time.Time) *Report {
 		Command: "go run ./bench/compare " + strings.Join(os.Args[1:], " "), Machine: describeMachine(),
 		Settings: Settings{Rounds: c.o.rounds, Brokers: c.o.brokers, ConnectN: c.o.connectN, ConnectConcurrency: c.o.connectConcurrency,
 			IdleN: c.o.idleN, IdleHoldSeconds: c.o.idleHold.Seconds(), PubSubSeconds: c.o.pubDuration.Seconds(), Fan: c.o.fanPeers,
-			Payload: c.o.payload, Inflight: c.o.inflight, Pinned: c.o.pin, MosquittoNoDelay: c.o.mosquittoNoDelay, MosquittoQueue: c.o.mosquittoQueue},
+			Payload: c.o.payload, Inflight: c.o.inflight, Pinned: c.o.pin, MosquittoNoDelay: c.o.mosquittoNoDelay, MosquittoQueue: c.o.mosquittoQueue, EmulatorQueue: c.o.emulatorQueue},
 		Measurements: c.meas,
 	}
 	if os.Getenv(pinnedEnv) != "" {
@@ -294,6 +295,9 @@ func (r *Report) writeMarkdown(w io.Writer) {
 	} else {
 		mosq += ", max_queued_messages 1000 (default)"
 	}
+	if st.EmulatorQueue > 0 {
+		mosq += fmt.Sprintf("; iotcore-local: --write-queue %d", st.EmulatorQueue)
+	}
 	fmt.Fprintf(w, ". Payload %d B, QoS 1 in-flight window %d per publisher, %.0f s publishing per run; %s.\n\n", st.Payload, st.Inflight, st.PubSubSeconds, mosq)
 
 	med := func(sc, b string) (Median, bool) {
@@ -486,7 +490,7 @@ func describeMachine() Machine {
 // writeMemory writes the idle scenario's memory per connection, split the way the kernel and
 // the Go runtime account for it (medians over the rounds of (after hold − before) / held).
 func (r *Report) writeMemory(w io.Writer) {
-	type row struct{ vmrss, anon, stack, heapInuse, heapAlloc, nextGC []float64 }
+	type row struct{ vmrss, anon, stack, heapInuse, heapAlloc, nextGC, gcStack, gcHeap []float64 }
 	rows := map[string]*row{}
 	for _, m := range r.Measurements {
 		if m.Scenario != scIdle || m.Error != "" || m.Idle == nil || m.Idle.Held == 0 || m.MemoryBefore == nil || m.MemoryAfter == nil {
@@ -507,13 +511,17 @@ func (r *Report) writeMemory(w io.Writer) {
 			rw.heapAlloc = append(rw.heapAlloc, per(a.HeapAlloc, b.HeapAlloc))
 			rw.nextGC = append(rw.nextGC, per(a.NextGC, b.NextGC))
 		}
+		if g := m.MemoryAfterGC; g != nil && g.NumGC > 0 {
+			rw.gcStack = append(rw.gcStack, per(g.StackInuse, b.StackInuse))
+			rw.gcHeap = append(rw.gcHeap, per(g.HeapAlloc, b.HeapAlloc))
+		}
 	}
 	if len(rows) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "Memory per idle connection after a %.0f s hold, KiB (medians; Go runtime figures from runtime.MemStats):\n\n", r.Settings.IdleHoldSeconds)
-	fmt.Fprintln(w, "| broker | VmRSS | RssAnon | goroutine stacks | heap in use | heap allocated | GC goal (NextGC) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| broker | VmRSS | RssAnon | goroutine stacks | heap in use | heap allocated | GC goal (NextGC) | after 2 forced GCs: stacks | live heap |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, b := range []string{brokerEmulator, brokerMochi, brokerMosquitto} {
 		rw := rows[b]
 		if rw == nil {
@@ -525,8 +533,8 @@ func (r *Report) writeMemory(w io.Writer) {
 			}
 			return fmt.Sprintf("%.1f", median(xs))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", brokerTitle[b], cell(rw.vmrss), cell(rw.anon), cell(rw.stack),
-			cell(rw.heapInuse), cell(rw.heapAlloc), cell(rw.nextGC))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", brokerTitle[b], cell(rw.vmrss), cell(rw.anon), cell(rw.stack),
+			cell(rw.heapInuse), cell(rw.heapAlloc), cell(rw.nextGC), cell(rw.gcStack), cell(rw.gcHeap))
 	}
 	fmt.Fprintln(w)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type lab struct {
 	mosquittoConf, mosquittoAddr    string
 	mosquittoNoDelay                bool
 	mosquittoQueue                  int
+	emulatorQueue                   int // --write-queue of the emulator; 0 for its default
 
 	servers map[string]*server
 	specs   map[string]startSpec
@@ -77,7 +79,7 @@ func (l *lab) startEmulator(ctx context.Context) (*server, error) {
 	if !ok {
 		sp = startSpec{
 			name:    brokerEmulator,
-			argv:    []string{l.self, "serve-emulator", "--data", l.path("emulator"), "--pprof", "127.0.0.1:0"},
+			argv:    []string{l.self, "serve-emulator", "--data", l.path("emulator"), "--pprof", "127.0.0.1:0", "--write-queue", strconv.Itoa(l.emulatorQueue)},
 			logPath: l.path("emulator.log"),
 			pin:     l.pin,
 			ready: func(r *bufio.Reader, s *server) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/pki"
 )
 
@@ -27,6 +28,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Profile, "profile", "aws", "behaviour profile: aws or mqtt")
 	fs.BoolVar(&cfg.ALPNStrict, "alpn-strict", false, "on the ALPN port serve only x-amzn-mqtt-ca")
 	fs.Var(&endpoints, "endpoint", "extra host name for the server certificate (repeatable); the first is DescribeEndpoint's answer")
+	fs.IntVar(&cfg.WriteQueue, "write-queue", hooks.DefaultWriteQueue, "packets routed to a connection and not yet written; beyond it Mochi drops them (see BENCHMARKS.md: memory of idle fleets against fan-in bursts)")
 	fs.StringVar(&cfg.ServerKey, "server-key", pki.KeyECDSA, "server certificate key: ecdsa (P-256) or rsa (RSA-2048); AWS serves both")
 	fs.StringVar(&cfg.Region, "region", emulator.DefaultRegion, "region in ARNs")
 	fs.StringVar(&cfg.Account, "account", emulator.DefaultAccount, "account id in ARNs")
