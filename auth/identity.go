@@ -65,12 +65,13 @@ func PoliciesInForce(view registry.CertificateView, thingName string) []registry
 	return out
 }
 
-// CompilePolicies parses stored policies and compiles them for env. A stored document that no
-// longer parses decides nothing (the registry validates documents when they are written).
+// CompilePolicies parses stored policies (each distinct text once per process) and compiles them
+// for env. A stored document that no longer parses decides nothing (the registry validates
+// documents when they are written).
 func CompilePolicies(policies []registry.Policy, env Environment) *Compiled {
 	docs := make([]NamedDocument, 0, len(policies))
 	for _, p := range policies {
-		doc, err := ParseDocument(p.Document)
+		doc, err := parsedDocuments.parse(p.Document)
 		if err != nil {
 			continue
 		}

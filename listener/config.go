@@ -190,12 +190,34 @@ func (l *Listener) configForClient(ac *alertConn, t *Transcript, chosen *persona
 		}
 		*chosen = p
 		t.setPersonality(p.name, p.clientAuth != tls.NoClientCert)
-		return &tls.Config{
-			Certificates:           []tls.Certificate{*cert},
-			NextProtos:             p.nextProtos,
-			ClientAuth:             p.clientAuth,
-			MinVersion:             tls.VersionTLS12,
-			SessionTicketsDisabled: true, // AWS IoT Core does not support session tickets
-		}, nil
+		return l.serverConfig(p, cert), nil
 	}
+}
+
+// personalityConfig is the TLS configuration of one personality with one server certificate.
+type personalityConfig struct {
+	cert   *tls.Certificate
+	config *tls.Config
+}
+
+// serverConfig returns the TLS configuration for personality p and the server certificate cert,
+// made once per personality and certificate (a new certificate gets a new one): a connection
+// keeps its configuration for as long as it lives, so sharing it saves every idle connection
+// its own copy.
+func (l *Listener) serverConfig(p personality, cert *tls.Certificate) *tls.Config {
+	key := p.key()
+	if v, ok := l.configs.Load(key); ok {
+		if pc := v.(*personalityConfig); pc.cert == cert {
+			return pc.config
+		}
+	}
+	pc := &personalityConfig{cert: cert, config: &tls.Config{
+		Certificates:           []tls.Certificate{*cert},
+		NextProtos:             p.nextProtos,
+		ClientAuth:             p.clientAuth,
+		MinVersion:             tls.VersionTLS12,
+		SessionTicketsDisabled: true, // AWS IoT Core does not support session tickets
+	}}
+	l.configs.Store(key, pc)
+	return pc.config
 }

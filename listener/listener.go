@@ -44,6 +44,8 @@ type Listener struct {
 	serving  chan struct{}  // closed when Serve returns; nil until Serve starts
 	handlers sync.WaitGroup // one per tracked connection
 	front    *httpFront     // the HTTP server; nil until Serve starts, and without Config.HTTP
+
+	configs sync.Map // personality key → *personalityConfig (serverConfig)
 }
 
 var _ listeners.Listener = (*Listener)(nil)

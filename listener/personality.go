@@ -2,7 +2,9 @@ package listener
 
 import (
 	"crypto/tls"
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // Personality names, as the transcript records them (Record.Personality). A connection whose
@@ -26,6 +28,11 @@ type personality struct {
 	nextProtos []string
 	clientAuth tls.ClientAuthType
 	http       bool
+}
+
+// key tells personalities apart (two may share a name, with different ALPN lists).
+func (p personality) key() string {
+	return fmt.Sprintf("%s|%s|%d", p.name, strings.Join(p.nextProtos, ","), p.clientAuth)
 }
 
 // httpProtos is what an HTTPS personality without a private ALPN id may select. h2 first: Go's

@@ -3,6 +3,7 @@ package listener
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -102,5 +103,30 @@ func TestHTTPSConfigValidation(t *testing.T) {
 	}
 	if KindHTTPS.String() != "https" {
 		t.Errorf("KindHTTPS.String() = %q", KindHTTPS.String())
+	}
+}
+
+// TestServerConfigPerPersonality: each personality gets its own TLS configuration, made once
+// and shared by its connections, and a new server certificate gets a new one.
+func TestServerConfigPerPersonality(t *testing.T) {
+	l := New(Config{})
+	first, second := &tls.Certificate{}, &tls.Certificate{}
+	all := []personality{mqttX509, mqttX509AnyALPN, httpsX509ALPN, httpsX509, httpsPlain}
+	seen := map[*tls.Config]personality{}
+	for _, p := range all {
+		c := l.serverConfig(p, first)
+		if other, dup := seen[c]; dup {
+			t.Fatalf("%s %v shares its configuration with %s %v", p.name, p.nextProtos, other.name, other.nextProtos)
+		}
+		seen[c] = p
+		if !slices.Equal(c.NextProtos, p.nextProtos) || c.ClientAuth != p.clientAuth || !c.SessionTicketsDisabled {
+			t.Fatalf("%s: configuration %v %v, want ALPN %v, client auth %v, no tickets", p.name, c.NextProtos, c.ClientAuth, p.nextProtos, p.clientAuth)
+		}
+		if again := l.serverConfig(p, first); again != c {
+			t.Fatalf("%s: a second connection got a new configuration", p.name)
+		}
+		if renewed := l.serverConfig(p, second); renewed == c {
+			t.Fatalf("%s: a new server certificate kept the old configuration", p.name)
+		}
 	}
 }
