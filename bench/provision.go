@@ -187,7 +187,7 @@ func Provision(ctx context.Context, cfg ProvisionConfig) (*Fleet, error) {
 	fleet := &Fleet{APIURL: cfg.APIURL, Prefix: cfg.Prefix, KeyType: cfg.KeyType, RootCAPEM: string(ca)}
 	if cfg.Cache != "" {
 		if cached := api.reusable(ctx, cfg, log); cached != nil {
-			cached.RootCAPEM = fleet.RootCAPEM
+			cached.APIURL, cached.RootCAPEM = fleet.APIURL, fleet.RootCAPEM
 			fleet = cached
 		}
 	}
@@ -251,16 +251,18 @@ func Provision(ctx context.Context, cfg ProvisionConfig) (*Fleet, error) {
 	return fleet, nil
 }
 
-// reusable returns the cached fleet if it still works: same API, prefix and key type, and the
-// first and last certificate still ACTIVE (an emulator started afresh knows none of them).
+// reusable returns the cached fleet if it still works: same prefix and key type, and the first
+// and last certificate still ACTIVE in the emulator behind the API (one started afresh knows none
+// of them). The API's address may differ: an emulator restarted on its state folder with listeners
+// on free ports keeps its devices.
 func (a *apiClient) reusable(ctx context.Context, cfg ProvisionConfig, log *slog.Logger) *Fleet {
 	cached, err := LoadFleet(cfg.Cache)
 	if err != nil {
 		log.Info("bench: no usable credentials cache; creating devices", "cache", cfg.Cache, "reason", err)
 		return nil
 	}
-	if cached.APIURL != cfg.APIURL || cached.Prefix != cfg.Prefix || cached.KeyType != cfg.KeyType || len(cached.Credentials) == 0 {
-		log.Info("bench: credentials cache is for another emulator, prefix or key type; creating devices", "cache", cfg.Cache)
+	if cached.Prefix != cfg.Prefix || cached.KeyType != cfg.KeyType || len(cached.Credentials) == 0 {
+		log.Info("bench: credentials cache is for another prefix or key type; creating devices", "cache", cfg.Cache)
 		return nil
 	}
 	for _, c := range []Credentials{cached.Credentials[0], cached.Credentials[len(cached.Credentials)-1]} {

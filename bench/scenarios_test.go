@@ -246,6 +246,14 @@ func TestFleetCacheIsReused(t *testing.T) {
 		second.Credentials[1].CertificateID != first.Credentials[1].CertificateID || second.Credentials[2].ThingName != "cache-2" {
 		t.Fatalf("cache not reused: first %v, second %v", ids(first), ids(second))
 	}
+	// The same emulator behind another address (restarted on its state folder, listeners on free
+	// ports) keeps its devices: the cache is still good.
+	other := strings.Replace(emu.APIURL(), "127.0.0.1", "localhost", 1)
+	third, err := Provision(ctx, ProvisionConfig{APIURL: other, Devices: 3, Prefix: "cache-", Cache: cache})
+	must(t, err)
+	if third.Credentials[2].CertificateID != second.Credentials[2].CertificateID || third.APIURL != other {
+		t.Fatalf("cache not reused behind another API address: second %v, third %v (%s)", ids(second), ids(third), third.APIURL)
+	}
 	loaded, err := LoadFleet(cache)
 	must(t, err)
 	if len(loaded.Credentials) != 3 {
