@@ -18,13 +18,14 @@ usage:
   iotcore-local serve [--data DIR] [--mqtt-addr 127.0.0.1:8883] [--alpn-addr 127.0.0.1:443]
                       [--api-addr 127.0.0.1:4580] [--seed FILE] [--profile aws|mqtt] [--alpn-strict]
                       [--endpoint NAME]... [--region us-east-1] [--account 123456789012]
+                      [--server-key ecdsa|rsa] [--write-queue 8192] ...          # "serve -h" for all
   iotcore-local thing create NAME [--attr k=v]...
   iotcore-local policy create NAME --document FILE
   iotcore-local policy test --cert ID [--client-id X] --action iot:Publish --resource topic/a/b [--resource ...]
   iotcore-local cert create --thing NAME --policy NAME --out DIR
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
-  iotcore-local bench connect|pubsub|idle [flags]    # load generator for any MQTT broker
+  iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
 Run "iotcore-local VERB -h" for a verb's flags.
