@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -74,20 +75,38 @@ type server struct {
 	banner                      []string
 }
 
-// startServe runs the built command's serve verb and waits for /health.
+// startServe runs the built command's serve verb and waits for its banner. The ports were free a
+// moment before; should another process take one meanwhile, it tries again with new ones.
 func startServe(t *testing.T, extra ...string) *server {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := tryServe(t, extra...)
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v; trying other ports", attempt, err)
+	}
+}
+
+// errPortTaken is a serve that could not bind one of its ports.
+var errPortTaken = errors.New("a port was taken before serve could bind it")
+
+// tryServe starts serve on ports free a moment ago and waits for its banner.
+func tryServe(t *testing.T, extra ...string) (*server, error) {
 	s := &server{dir: t.TempDir(), mqtt: freeAddr(t), alpn: freeAddr(t), https: freeAddr(t), api: freeAddr(t)}
 	args := append([]string{"serve", "--data", filepath.Join(s.dir, "state"), "--mqtt-addr", s.mqtt, "--alpn-addr", s.alpn, "--https-addr", s.https, "--api-addr", s.api}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(lockedBuffer)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	lines := make(chan string, 16)
 	go func() {
@@ -97,26 +116,16 @@ func startServe(t *testing.T, extra ...string) *server {
 		}
 		close(lines)
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve exited with %v; stderr:\n%s", err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("serve did not stop on SIGTERM")
-		}
-	})
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("serve exited early; stderr:\n%s", stderr.String())
+				waitErr := cmd.Wait() // also waits for stderr to be copied
+				if strings.Contains(stderr.String(), "address is in use") {
+					return nil, fmt.Errorf("%w: %s", errPortTaken, lastLine(stderr.String()))
+				}
+				return nil, fmt.Errorf("serve exited early (%v); stderr:\n%s", waitErr, stderr.String())
 			}
 			s.banner = append(s.banner, l)
 			last := "try it" // the banner's last line
@@ -124,12 +133,37 @@ func startServe(t *testing.T, extra ...string) *server {
 				last = "CA file"
 			}
 			if strings.Contains(l, last) {
-				return s
+				t.Cleanup(func() { stopServe(t, cmd, stderr) })
+				return s, nil
 			}
 		case <-deadline:
-			t.Fatalf("serve did not print its banner; stderr:\n%s", stderr.String())
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("serve did not print its banner; stderr:\n%s", stderr.String())
 		}
 	}
+}
+
+// stopServe ends serve with SIGTERM, as a user's Ctrl-C would, and expects a clean exit.
+func stopServe(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Errorf("serve did not stop on SIGTERM")
+	}
+}
+
+// lastLine is the last non-empty line of text.
+func lastLine(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return lines[len(lines)-1]
 }
 
 func contains(list []string, s string) bool {
