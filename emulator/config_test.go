@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -128,5 +129,33 @@ func TestSeedValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteQueueReachesBroker: Config.WriteQueue (default: Mochi's 8192) is the broker's
+// per-connection outbound queue, and every connection reads through a 1 KiB buffer.
+func TestWriteQueueReachesBroker(t *testing.T) {
+	for _, tc := range []struct{ given, want int }{{0, 8192}, {1024, 1024}} {
+		cfg := TestConfig(t.TempDir())
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Demo = false
+		cfg.WriteQueue = tc.given
+		emu, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := emu.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		opts := emu.broker.Options
+		if got := int(opts.Capabilities.MaximumClientWritesPending); got != tc.want {
+			t.Errorf("WriteQueue %d: broker queue %d, want %d", tc.given, got, tc.want)
+		}
+		if opts.ClientNetReadBufferSize != 1024 {
+			t.Errorf("read buffer %d, want 1024", opts.ClientNetReadBufferSize)
+		}
+		if err := emu.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
