@@ -219,7 +219,10 @@ func (l *Listener) serveHTTP(tc *tls.Conn, t *Transcript, front *httpFront) bool
 		_ = tc.Close()
 		return false
 	}
-	t.Finish(OutcomeOK, httpsDetail(t.Record(), l.cfg.CertificateStatus != nil))
+	detail := httpsDetail(t.Record(), l.cfg.CertificateStatus != nil)
+	t.Step(StepHTTP, detail+": handed to the HTTP server, which answers each request")
+	t.Finish(OutcomeOK, detail)
+	t.handedOff()
 	return true
 }
 

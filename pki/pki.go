@@ -55,6 +55,7 @@ type Authority struct {
 	root    keyPair
 	device  keyPair
 	server  *tls.Certificate
+	faults  faultCerts // TLS fault certificates, made on first use (faults.go)
 }
 
 // keyPair is a CA certificate with its key and PEM encoding.
