@@ -45,7 +45,7 @@ type Config struct {
 	// NoTranscripts keeps no connection transcripts (GET /_iotcore/connections answers []):
 	// each connection is still logged. For measuring what transcripts cost.
 	NoTranscripts bool
-	Logger           *slog.Logger      // default slog.Default()
+	Logger        *slog.Logger // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
 	Now func() time.Time
