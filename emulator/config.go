@@ -38,6 +38,10 @@ type Config struct {
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
 	Demo             bool              // create the demo device that the start banner's command uses
+	Logger           *slog.Logger      // default slog.Default()
+	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
+	// byte for byte.
+	Now func() time.Time
 	// TLSFaults are fault injection rules, NAME[@TARGET] (serve --tls-fault): expired,
 	// wrong-name, untrusted-ca, max-fragment, weak-ciphers, tls12-only, for every connection,
 	// a listener (mqtts, alpn, https) or an SNI host name or its first label.
@@ -45,10 +49,6 @@ type Config struct {
 	// NoTranscripts keeps no connection transcripts (GET /_iotcore/connections answers []):
 	// each connection is still logged. For measuring what transcripts cost.
 	NoTranscripts bool
-	Logger        *slog.Logger // default slog.Default()
-	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
-	// byte for byte.
-	Now func() time.Time
 }
 
 // Default addresses, as the command line documents them.
