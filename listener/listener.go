@@ -208,7 +208,11 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 		capture.release() // a ClientHello never read completely leaves the buffer behind
 	}
 	if err != nil {
-		outcome, detail := describeHandshakeFailure(err, l.cfg.HandshakeTimeout, tc.ConnectionState().Version)
+		st := tc.ConnectionState()
+		if st.Version != 0 {
+			t.setTLS(tls.VersionName(st.Version), "")
+		}
+		outcome, detail := describeHandshakeFailure(err, l.cfg.HandshakeTimeout, st.Version)
 		t.Step(StepAlert, detail)
 		t.Finish(outcome, detail)
 		return
