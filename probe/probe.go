@@ -44,21 +44,20 @@ type Options struct {
 
 // Attempt is one handshake and what followed.
 type Attempt struct {
-	ALPNOffered          []string      `json:"alpnOffered"`
-	ALPNSelected         string        `json:"alpnSelected"`
-	SNI                  string        `json:"sni"`
-	TLSVersionOffered    string        `json:"tlsVersionOffered"`
-	TLSVersion           string        `json:"tlsVersion"`
-	CipherSuite          string        `json:"cipherSuite"`
-	CertificateRequested bool          `json:"certificateRequested"`
-	CertificateSent      bool          `json:"certificateSent"`
-	ServerCertificate    *ServerCert   `json:"serverCertificate"`
-	Alert                *Alert        `json:"alert"`
-	MQTT                 *MQTTResult   `json:"mqtt,omitempty"`
-	HTTP                 *HTTPResult   `json:"http,omitempty"`
-	Error                string        `json:"error,omitempty"`
-	Narrative            string        `json:"narrative"`
-	Duration             time.Duration `json:"-"`
+	ALPNOffered          []string    `json:"alpnOffered"`
+	ALPNSelected         string      `json:"alpnSelected"`
+	SNI                  string      `json:"sni"`
+	TLSVersionOffered    string      `json:"tlsVersionOffered"`
+	TLSVersion           string      `json:"tlsVersion"`
+	CipherSuite          string      `json:"cipherSuite"`
+	CertificateRequested bool        `json:"certificateRequested"`
+	CertificateSent      bool        `json:"certificateSent"`
+	ServerCertificate    *ServerCert `json:"serverCertificate"`
+	Alert                *Alert      `json:"alert"`
+	MQTT                 *MQTTResult `json:"mqtt,omitempty"`
+	HTTP                 *HTTPResult `json:"http,omitempty"`
+	Error                string      `json:"error,omitempty"`
+	Narrative            string      `json:"narrative"`
 }
 
 // ServerCert is what the probe saw of the server certificate.
@@ -216,8 +215,6 @@ func attempt(ctx context.Context, addr, port string, p plan, cert *tls.Certifica
 	if a.ALPNOffered == nil {
 		a.ALPNOffered = []string{}
 	}
-	start := time.Now()
-	defer func() { a.Duration = time.Since(start) }()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
