@@ -180,9 +180,9 @@ func TestTranscriptFailures(t *testing.T) {
 
 	// Filters, over the HTTP API.
 	for q, check := range map[string]func(listener.Record) bool{
-		"clientId=not-tx-fail":  func(r listener.Record) bool { return r.ClientID == "not-tx-fail" },
-		"outcome=alert":         func(r listener.Record) bool { return r.Outcome == listener.OutcomeAlert },
-		"personality=https":     func(r listener.Record) bool { return r.Personality == listener.PersonalityHTTPS },
+		"clientId=not-tx-fail":             func(r listener.Record) bool { return r.ClientID == "not-tx-fail" },
+		"outcome=alert":                    func(r listener.Record) bool { return r.Outcome == listener.OutcomeAlert },
+		"personality=https":                func(r listener.Record) bool { return r.Personality == listener.PersonalityHTTPS },
 		"certificateId=" + d.CertificateID: func(r listener.Record) bool { return r.CertificateID == d.CertificateID },
 	} {
 		recs := getRecords(t, emu, q)
