@@ -132,7 +132,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
+		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize),
 		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
@@ -196,6 +196,7 @@ func (e *Emulator) startBroker() error {
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
 		CertificateThing:  e.certificateThing,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Faults:            e.faults,
 		Logger:            e.log.With("component", "listener"),

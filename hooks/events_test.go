@@ -55,7 +55,7 @@ func TestCapabilitiesWriteQueue(t *testing.T) {
 		want  int32
 	}{{0, DefaultWriteQueue}, {-5, DefaultWriteQueue}, {1024, 1024}} {
 		for _, aws := range []bool{true, false} {
-			if got := Capabilities(aws, time.Hour, tc.given).MaximumClientWritesPending; got != tc.want {
+			if got := Capabilities(aws, time.Hour, tc.given, 0).MaximumClientWritesPending; got != tc.want {
 				t.Errorf("Capabilities(aws=%v, writeQueue=%d): queue %d, want %d", aws, tc.given, got, tc.want)
 			}
 		}

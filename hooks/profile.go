@@ -19,6 +19,11 @@ const (
 	MaxTopicBytes           = 256
 	MaxTopicSlashes         = 7
 	MaxPayloadBytes         = 128 * 1024
+	// MaxPacketBytes is the largest MQTT packet accepted after CONNECT: a PUBLISH with the
+	// largest payload, plus room for its fixed header, topic (≤ 256 bytes), packet id and MQTT 5
+	// properties (up to ~7.5 KiB of them). A longer claim ends the connection before its body
+	// is read; MQTT 5 clients learn the limit from CONNACK's Maximum Packet Size.
+	MaxPacketBytes = MaxPayloadBytes + 8*1024
 	MaxFiltersPerSubscribe  = 8
 	MaxSubscriptionsPerConn = 50
 	MinKeepAlive            = 30
@@ -93,9 +98,14 @@ const DefaultWriteQueue = 8192
 
 // Capabilities adjusts the server capabilities for the profile: AWS IoT Core supports QoS 0 and 1
 // and MQTT 5 sessions of up to 7 days; MQTT 3.1.1 session expiry is enforced by the profile.
-// writeQueue is the length of each connection's outbound queue (0 for DefaultWriteQueue).
-func Capabilities(aws bool, sessionExpiry time.Duration, writeQueue int) *mqtt.Capabilities {
+// writeQueue is the length of each connection's outbound queue (0 for DefaultWriteQueue);
+// maxPacket the largest packet a client may send (0 for MaxPacketBytes).
+func Capabilities(aws bool, sessionExpiry time.Duration, writeQueue, maxPacket int) *mqtt.Capabilities {
 	caps := mqtt.NewDefaultServerCapabilities()
+	if maxPacket <= 0 {
+		maxPacket = MaxPacketBytes
+	}
+	caps.MaximumPacketSize = uint32(maxPacket)
 	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages
 	// Each connection's outbound queue in Mochi: packets routed to the client and not yet
 	// written. A full queue drops what is routed next, QoS 1 included (Mochi has no flow control
@@ -396,8 +406,19 @@ func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pac
 		pk = st.resend.next(pk)
 	}
 	if cl.Properties.ProtocolVersion == 5 {
-		if p.opts.AWS && pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0 {
-			pk.Properties.SubIDAvailable, pk.Properties.SubIDAvailableFlag = 0, true // AWS: not supported
+		switch {
+		case pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0:
+			if p.opts.AWS {
+				pk.Properties.SubIDAvailable, pk.Properties.SubIDAvailableFlag = 0, true // AWS: not supported
+			}
+			if p.opts.Server != nil {
+				pk.Properties.MaximumPacketSize = p.opts.Server.Options.Capabilities.MaximumPacketSize
+			}
+		case pk.FixedHeader.Type == packets.Puback && pk.ReasonCode == packets.CodeGrantedQos1.Code:
+			// Mochi acknowledges a QoS 1 PUBLISH with its "granted QoS 1" code, a SUBACK code;
+			// a PUBACK's success is 0x00 [MQTT-3.4.2-1]. It shows when the PUBACK carries
+			// properties (inherited from the PUBLISH), which makes the reason code explicit.
+			pk.ReasonCode = packets.CodeSuccess.Code
 		}
 		return pk
 	}
