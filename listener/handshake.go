@@ -63,7 +63,7 @@ func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState, p pers
 		}
 	}
 	t.setHandshake(st.NegotiatedProtocol, certID, status, known)
-	t.setTLS(tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	t.setTLS(tls.VersionName(st.Version), cipherName(st.CipherSuite))
 	if !t.keepsSteps() {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 // helloStep describes a ClientHello: SNI, ALPN, versions, cipher suites, groups and key shares.
 func helloStep(hello *tls.ClientHelloInfo, shares []tls.CurveID, sharesFound bool) string {
 	var b strings.Builder
+	b.Grow(1024)
 	sni := hello.ServerName
 	if sni == "" {
 		sni = "(none)"
@@ -76,7 +77,7 @@ func serverHelloStep(st tls.ConnectionState) string {
 		alpn = "none selected"
 	}
 	return fmt.Sprintf("version %s; cipher suite %s; group %s; ALPN %s",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), curveName(st.CurveID), alpn)
+		tls.VersionName(st.Version), cipherName(st.CipherSuite), curveName(st.CurveID), alpn)
 }
 
 // clientCertificateStep describes the presented certificate and what the registry knows of it.
@@ -111,13 +112,31 @@ func versionList(vs []uint16) string {
 	return listOrNone(names)
 }
 
+// cipherNames caches crypto/tls's suite names: tls.CipherSuiteName builds the whole suite list
+// on every call.
+var cipherNames = func() map[uint16]string {
+	m := map[uint16]string{}
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		m[c.ID] = c.Name
+	}
+	return m
+}()
+
+// cipherName names a cipher suite (0x1234 for one Go does not know).
+func cipherName(id uint16) string {
+	if n, ok := cipherNames[id]; ok {
+		return n
+	}
+	return tls.CipherSuiteName(id)
+}
+
 func cipherList(cs []uint16) string {
 	names := make([]string, 0, len(cs))
 	for _, c := range cs {
 		if isGREASE(c) {
 			continue
 		}
-		names = append(names, tls.CipherSuiteName(c))
+		names = append(names, cipherName(c))
 	}
 	return listOrNone(names)
 }
