@@ -166,9 +166,15 @@ func TestSecurityCrossSiteRequestsRefused(t *testing.T) {
 // signRequest signs req, Host included, for the control plane with the AWS SDK's signer.
 func signRequest(t *testing.T, req *http.Request, key, secret, body string) {
 	t.Helper()
+	signRequestFor(t, req, key, secret, body, "iot")
+}
+
+// signRequestFor signs req, Host included, for service with the AWS SDK's signer.
+func signRequestFor(t *testing.T, req *http.Request, key, secret, body, service string) {
+	t.Helper()
 	sum := sha256.Sum256([]byte(body))
 	if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
-		hex.EncodeToString(sum[:]), "iot", "us-east-1", time.Now()); err != nil {
+		hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
