@@ -315,6 +315,9 @@ func checkPublishAnswer(t *testing.T, resp *http.Response, body []byte) {
 	if len(got) != 2 || got["message"] != "OK" || uuid.Validate(trace) != nil {
 		t.Fatalf(`Publish body = %s, want {"message":"OK","traceId":"<uuid>"}`, body)
 	}
+	if ids := resp.Header.Values("X-Amzn-Requestid"); len(ids) != 1 || ids[0] != trace {
+		t.Fatalf("x-amzn-RequestId = %q, want the traceId %s alone", ids, trace)
+	}
 }
 
 func messagesEqual(a, b api.Message) bool {

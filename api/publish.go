@@ -61,14 +61,19 @@ func (s *server) publish(c *call) (any, error) {
 
 // publishAccepted is the 200 of Publish as AWS IoT Core answers it to curl and device HTTPS
 // clients: a JSON body with "message":"OK" and a fresh traceId (a UUID), whoever the caller
-// (certificate on 443/8443, SigV4, unsigned). The SDKs' Publish has no output members and
-// ignores the body. See docs/aws-fidelity.md, "HTTPS publish answer".
-func publishAccepted() rawResponse {
+// (certificate on 443/8443, SigV4, unsigned). Captured AWS answers carry the same UUID as
+// x-amzn-RequestId, so this one does too. The SDKs' Publish has no output members and ignores
+// the body. See docs/aws-fidelity.md, "HTTPS publish answer".
+func publishAccepted() withHeaders {
+	trace := uuid.NewString()
 	body, _ := json.Marshal(struct {
 		Message string `json:"message"`
 		TraceID string `json:"traceId"`
-	}{"OK", uuid.NewString()})
-	return rawResponse{status: http.StatusOK, contentType: "application/json", body: body}
+	}{"OK", trace})
+	return withHeaders{
+		header: http.Header{"X-Amzn-Requestid": {trace}},
+		body:   rawResponse{status: http.StatusOK, contentType: "application/json", body: body},
+	}
 }
 
 // emptyBody is the 200 with no body of the data-plane operations without output.

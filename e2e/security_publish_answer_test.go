@@ -67,6 +67,9 @@ func TestHTTPSPublishAnswerBody(t *testing.T) {
 		if body.Message != "OK" || uuid.Validate(body.TraceID) != nil || traces[body.TraceID] {
 			t.Fatalf(`%s: answered %+v, want {"message":"OK","traceId":<a fresh UUID>}`, c.name, body)
 		}
+		if id := resp.Header.Get("X-Amzn-Requestid"); id != body.TraceID {
+			t.Errorf("%s: x-amzn-RequestId %q, want the traceId %q (as AWS answers)", c.name, id, body.TraceID)
+		}
 		traces[body.TraceID] = true
 	}
 
