@@ -92,3 +92,27 @@ func TestCrossOrigin(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckBrowser is the cost the Host/Origin rule adds to every request that is not
+// strongly authenticated: a curl-like request (no Origin) and a same-origin page's request.
+func BenchmarkCheckBrowser(b *testing.B) {
+	s := New(Config{Hosts: []string{"iotcore-local", "127.0.0.1:4580"}}).(*server)
+	for _, bc := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"curl", &http.Request{Host: "127.0.0.1:4580", Header: http.Header{}}},
+		{"same-origin", &http.Request{Host: "localhost:4580", Header: http.Header{
+			"Origin": {"http://localhost:4580"}, "Sec-Fetch-Site": {"same-origin"}}}},
+		{"endpoint-name", &http.Request{Host: "iotcore-local:4580", Header: http.Header{}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.checkBrowser(bc.r, caller{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
