@@ -116,3 +116,30 @@ func BenchmarkCheckBrowser(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCrossOrigin feeds arbitrary Host, Origin and Sec-Fetch-Site values to the rule: it never
+// panics, and a request it lets through carries either no Origin or exactly the API's own.
+func FuzzCrossOrigin(f *testing.F) {
+	f.Add("localhost:4580", "http://localhost:4580", "same-origin", false)
+	f.Add("[::1]:4580", "null", "", false)
+	f.Add("attacker.example", "http://attacker.example", "cross-site", true)
+	f.Add("", "http://", "none", false)
+	f.Add("[fe80::1%25eth0]:1", "https://[FE80::1]:443", "", true)
+	allow := newHostAllow([]string{"iotcore-local", "0.0.0.0:4580"})
+	f.Fuzz(func(t *testing.T, host, origin, site string, isTLS bool) {
+		r := &http.Request{Host: host, Header: http.Header{}}
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if site != "" {
+			r.Header.Set("Sec-Fetch-Site", site)
+		}
+		if isTLS {
+			r.TLS = &tls.ConnectionState{}
+		}
+		_ = allow.allows(host)
+		if crossOrigin(r) == "" && r.Header.Get("Origin") != "" && normalizeOrigin(r.Header.Get("Origin")) != ownOrigin(r) {
+			t.Fatalf("Host %q Origin %q let through, own origin %q", host, origin, ownOrigin(r))
+		}
+	})
+}
