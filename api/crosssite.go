@@ -115,8 +115,9 @@ func (s *server) checkBrowser(r *http.Request, who caller) error {
 			name = "NAME"
 		}
 		return &apiError{status: http.StatusForbidden, name: "ForbiddenException", message: fmt.Sprintf(
-			"Host %q is not a name this emulator serves. Unsigned requests are answered only for localhost, "+
-				"loopback addresses, the listen addresses and the names given with --endpoint, so that a web page "+
+			"Host %q is not a name this emulator serves. Requests neither signed with a --credentials key pair "+
+				"nor made with a client certificate are answered only for localhost, loopback addresses, the listen "+
+				"addresses and the names given with --endpoint, so that a web page "+
 				"cannot reach the API through DNS rebinding. If you reach the emulator by this name, start serve "+
 				"with --endpoint %s, or sign the request with SigV4 using a key pair given with --credentials.",
 			r.Host, name)}
@@ -125,7 +126,8 @@ func (s *server) checkBrowser(r *http.Request, who caller) error {
 		s.log.Warn("api: cross-site request refused", "reason", reason, "host", r.Host,
 			"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		return &apiError{status: http.StatusForbidden, name: "ForbiddenException", message: fmt.Sprintf(
-			"cross-site request refused: %s. The unsigned API answers only requests from its own origin (%s), "+
+			"cross-site request refused: %s. Requests neither signed with a --credentials key pair nor made with a "+
+				"client certificate are answered only from the API's own origin (%s), "+
 				"so that a web page cannot drive it; call it from a script or an SDK (they send no Origin), or sign "+
 				"the request with SigV4 using a key pair given with --credentials.",
 			reason, ownOrigin(r))}
