@@ -272,6 +272,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Ready:       e.ready.Load,
 		Credentials: e.cfg.Credentials,
 		SigV4Strict: e.cfg.SigV4Strict,
+		Hosts:       append(append([]string(nil), e.cfg.Endpoints...), e.cfg.APIAddr, e.cfg.ALPNAddr, e.cfg.HTTPSAddr),
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
