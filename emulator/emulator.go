@@ -290,7 +290,7 @@ func (e *Emulator) startAPI() error {
 		return bindError("--api-addr", e.cfg.APIAddr, err)
 	}
 	e.apiLn = ln
-	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: listener.DefaultHTTPIdleTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)
