@@ -102,6 +102,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("test authorization of certificate %s: %w", *cert, err)
 	}
 	printAuthResults(stdout, actionName, out.AuthResults, explanations(header))
+	warnTestedPolicies(ctx, newClient(), out.AuthResults, stderr)
 	return nil
 }
 
