@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -172,5 +174,32 @@ func TestPolicyCreateNewcomer(t *testing.T) {
 	out, errOut, code = s.cli(t, "policy", "test", "--cert", strings.TrimSpace(certOut), "--action", "iot:Publish", "--resource", "topic/a")
 	if code != 0 || !strings.Contains(out, "IMPLICIT_DENY") || !strings.Contains(errOut, "warning: policy typo-policy") || !strings.Contains(errOut, "iot:Publsh") {
 		t.Fatalf("policy test: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestBenchProvisionKeepsItsFleet (issue 11, item 17): two "bench connect --provision" runs
+// without --devices register one fleet, kept in the default state folder of the working
+// directory, not two.
+func TestBenchProvisionKeepsItsFleet(t *testing.T) {
+	s := startServe(t, "--demo=false")
+	work := t.TempDir()
+	for run := 1; run <= 2; run++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, binary(t), "bench", "connect", "--provision", "http://"+s.api, "--target", s.mqtt, "-n", "3", "--quiet")
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, out)
+		}
+		if !strings.Contains(string(out), "bench-devices.json") {
+			t.Fatalf("run %d does not say where the devices are kept:\n%s", run, out)
+		}
+		if n := s.certCount(t); n != 3 {
+			t.Fatalf("after run %d the emulator holds %d certificates, want 3\n%s", run, n, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(work, ".iotcore-local", "bench-devices.json")); err != nil {
+		t.Fatalf("fleet file: %v", err)
 	}
 }

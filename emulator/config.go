@@ -118,7 +118,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"https-addr", c.HTTPSAddr}, {"api-addr", c.APIAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err))
+			errs = append(errs, addrError(a.field, a.addr, err))
 		}
 	}
 	for _, n := range c.Endpoints {

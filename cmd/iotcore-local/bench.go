@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,8 +33,9 @@ Scenarios:
             rejections by code, timeouts (needs a shadow service: the emulator, AWS IoT Core)
 
 Identities, one of:
-  --provision URL      create devices through the emulator's API at URL (with --devices FILE to
-                       keep and reuse their credentials between runs)
+  --provision URL      create devices through the emulator's API at URL; their credentials are
+                       kept in .iotcore-local/bench-devices.json (or --devices FILE) and reused
+                       by the next run while the emulator still knows them
   --in-process         start a throw-away emulator in this process and provision it
   --devices FILE       per-device credentials saved by an earlier --provision, for any broker
   --cert F --key F     one certificate for every client (client ids PREFIXN)
@@ -169,7 +171,7 @@ func (o *benchOptions) register(fs *flag.FlagSet, scenario string) {
 	fs.StringVar(&o.certFile, "cert", "", "client certificate PEM shared by every connection")
 	fs.StringVar(&o.keyFile, "key", "", "private key PEM of --cert")
 	fs.StringVar(&o.provision, "provision", "", "emulator API URL to create the devices with, e.g. http://127.0.0.1:4580")
-	fs.StringVar(&o.devicesFile, "devices", "", "credentials file: kept and reused with --provision; alone, the identities to use")
+	fs.StringVar(&o.devicesFile, "devices", "", "credentials file: kept and reused with --provision (default "+defaultFleetFile+"); alone, the identities to use")
 	fs.StringVar(&o.prefix, "prefix", bench.DefaultClientIDPrefix, "thing name and client id prefix")
 	fs.StringVar(&o.keyType, "key-type", bench.KeyRSA, "provisioned keys: rsa (CreateKeysAndCertificate, RSA-2048 as AWS issues) or ecdsa (P-256 made here, signed by a bench CA kept in --devices, registered without CA: fast for large fleets)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "start a throw-away emulator in this process and target it")
@@ -356,6 +358,12 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 		cache := o.devicesFile
 		if o.inProcess {
 			cache = "" // a throw-away emulator's certificates are worthless afterwards
+		} else if cache == "" {
+			cache = defaultFleetFile
+			if err := os.MkdirAll(filepath.Dir(cache), 0o700); err != nil {
+				return t, nil, cleanup, fmt.Errorf("keep provisioned devices: %w (choose a file with --devices)", err)
+			}
+			log.Info("bench: provisioned devices are kept in "+cache+" and reused by the next run; --devices FILE keeps them elsewhere", "devices", cache)
 		}
 		fleet, err := bench.Provision(ctx, bench.ProvisionConfig{APIURL: apiURL, Devices: need, Prefix: o.prefix,
 			Cache: cache, KeyType: o.keyType, Progress: progress, Logger: log})
@@ -386,6 +394,11 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 	}
 	return t, memory, cleanup, nil
 }
+
+// defaultFleetFile keeps the devices "bench --provision" creates when --devices is not given,
+// in the default state folder of serve, so that a second run reuses them instead of registering
+// a new fleet every time.
+var defaultFleetFile = filepath.Join(emulator.DefaultDataDir, "bench-devices.json")
 
 // useFleet gives the target the fleet's identities, and its root CA when trustCA.
 func useFleet(t *bench.Target, fleet *bench.Fleet, trustCA bool) error {
