@@ -122,9 +122,14 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 // startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
+	caps := hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue)
+	// --write-queue also bounds the QoS 1 messages awaiting one client's PUBACK, so that the one
+	// flag the drop messages name (logging.go) is the one that prevents them.
+	// Mochi counts it in 16 bits.
+	caps.MaximumInflight = uint16(min(max(int(caps.MaximumInflight), e.cfg.WriteQueue), math.MaxUint16))
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
-		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
+		Capabilities:           caps,
+		Logger:                 slog.New(newQuietBrokerHandler(e.log.With("component", "broker").Handler(), e.cfg.WriteQueue)),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
 		// Every connection holds its read buffer for as long as it lives; MQTT packets from
@@ -312,6 +317,7 @@ func (e *Emulator) Close() error {
 			<-e.httpsDone
 		}
 		if e.broker != nil {
+			e.logDrops()
 			if err := e.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("stop broker: %w", err))
 			}

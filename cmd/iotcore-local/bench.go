@@ -59,6 +59,7 @@ type benchOptions struct {
 	target, alpn, serverName, caFile, certFile, keyFile string
 	provision, devicesFile, prefix, keyType             string
 	inProcess, allowRemote, quiet                       bool
+	writeQueue                                          int
 	sourceAddrs, curves, jsonFile, logLevel             string
 	keepAlive, connectTimeout                           time.Duration
 	concurrency                                         int
@@ -175,6 +176,7 @@ func (o *benchOptions) register(fs *flag.FlagSet, scenario string) {
 	fs.StringVar(&o.prefix, "prefix", bench.DefaultClientIDPrefix, "thing name and client id prefix")
 	fs.StringVar(&o.keyType, "key-type", bench.KeyRSA, "provisioned keys: rsa (CreateKeysAndCertificate, RSA-2048 as AWS issues) or ecdsa (P-256 made here, signed by a bench CA kept in --devices, registered without CA: fast for large fleets)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "start a throw-away emulator in this process and target it")
+	fs.IntVar(&o.writeQueue, "write-queue", 0, "with --in-process: the emulator's --write-queue (default serve's)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not loopback (to measure AWS IoT Core deliberately)")
 	fs.StringVar(&o.sourceAddrs, "source-addrs", "", "local addresses to connect from, comma-separated (default: 127.0.0.x as needed above 20000 connections)")
 	fs.StringVar(&o.curves, "curves", "x25519,p256", "key exchanges to offer: x25519, p256, p384, p521, x25519mlkem768")
@@ -233,6 +235,8 @@ func (o *benchOptions) check(scenario string, set map[string]bool) error {
 		return fmt.Errorf("%w: --cert and --key go together", errUsage)
 	case o.inProcess && set["target"]:
 		return fmt.Errorf("%w: --in-process targets its own emulator; drop --target", errUsage)
+	case !o.inProcess && set["write-queue"]:
+		return fmt.Errorf("%w: --write-queue sets the --in-process emulator's queue; for a running emulator give it to serve", errUsage)
 	case o.inProcess && set["pid"]:
 		return fmt.Errorf("%w: --in-process reads this process's memory; drop --pid", errUsage)
 	case o.concurrency <= 0:
@@ -331,6 +335,7 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 			return t, nil, nil, fmt.Errorf("in-process emulator: %w", err)
 		}
 		cfg := emulator.TestConfig(dir)
+		cfg.WriteQueue = o.writeQueue
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		emu, err := emulator.New(cfg)
 		if err != nil {
