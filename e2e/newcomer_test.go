@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,8 +64,8 @@ func TestCertCreateIsAllOrNothing(t *testing.T) {
 		if code != 1 || out != "" || !strings.Contains(errOut, "thing nosuch does not exist") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "private.pem.key")); err == nil {
-			t.Fatal("a private key was left on disk")
+		if _, err := os.Stat(dir); err == nil {
+			t.Fatal("the --out folder was left on disk")
 		}
 		if n := s.certCount(t); n != 0 {
 			t.Fatalf("%d certificates registered after the failed cert create", n)
@@ -201,5 +202,45 @@ func TestBenchProvisionKeepsItsFleet(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(work, ".iotcore-local", "bench-devices.json")); err != nil {
 		t.Fatalf("fleet file: %v", err)
+	}
+}
+
+// TestReadOnlyDataFolder (issue 11, item 14): serve on a data folder it cannot write says so and
+// names --data, instead of blaming another process. As root (which writes anywhere) the binary
+// runs as the unprivileged user nobody.
+func TestReadOnlyDataFolder(t *testing.T) {
+	base, err := os.MkdirTemp("", "iotcore-local-ro-") // t.TempDir's parent is closed to others
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	data := filepath.Join(base, "state")
+	if err := os.Mkdir(data, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	bin := binary(t)
+	cmd := exec.Command(bin, "serve", "--data", data, "--mqtt-addr", "127.0.0.1:0", "--alpn-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0")
+	if os.Geteuid() == 0 {
+		// nobody must reach the binary and the folder: copy the binary into a world-readable place.
+		if err := os.Chmod(base, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		shared := filepath.Join(base, "iotcore-local")
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(shared, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Path, cmd.Args[0] = shared, shared
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve started on a read-only data folder:\n%s", out)
+	}
+	if !strings.Contains(string(out), "not writable") || !strings.Contains(string(out), "--data") || strings.Contains(string(out), "another process") {
+		t.Fatalf("serve on a read-only data folder said:\n%s", out)
 	}
 }

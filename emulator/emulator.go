@@ -80,7 +80,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		e.addCredentials(seed.Credentials)
 	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
+		return dataDirError(e.cfg.DataDir, err)
+	}
+	if err := checkWritable(e.cfg.DataDir); err != nil {
+		return err
 	}
 	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)

@@ -84,6 +84,9 @@ func ParseSeed(data []byte) (*Seed, error) {
 	dec.DisallowUnknownFields()
 	var s Seed
 	if err := dec.Decode(&s); err != nil {
+		if uerr := unknownSeedField(tree); uerr != nil {
+			return nil, fmt.Errorf("seed: %w", uerr)
+		}
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	return &s, nil

@@ -27,7 +27,7 @@ var deviceFiles = []string{pki.CertificateFile, pki.PrivateKeyFile, pki.PublicKe
 // policies and the folder are checked before the certificate is made, and should a later step
 // fail anyway the certificate is detached and deleted again, so no half-made device stays
 // behind. Files of an earlier device in --out are kept unless --force is given.
-func certCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func certCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("cert create", stderr)
 	thing := fs.String("thing", "", "thing to attach the certificate to")
 	var policies listFlag
@@ -42,9 +42,17 @@ func certCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 0 || *outDir == "" {
 		return fmt.Errorf("%w: cert create takes --out DIR (and optionally --thing NAME, --policy NAME)", errUsage)
 	}
+	_, statErr := os.Stat(*outDir)
 	replaced, err := checkOutDir(*outDir, *force)
 	if err != nil {
 		return err
+	}
+	if os.IsNotExist(statErr) {
+		defer func() {
+			if err != nil {
+				os.Remove(*outDir) // the folder made for this certificate, when still empty
+			}
+		}()
 	}
 	c := newClient()
 	if *thing != "" {
