@@ -118,7 +118,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		}
 	}
 	e.ready.Store(true)
-	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
+	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", displayPath(e.cfg.DataDir))
 	return nil
 }
 

@@ -19,6 +19,14 @@ type quietBrokerHandler struct {
 	drops *dropNotes
 }
 
+// mochiRoutine are Mochi's start and stop lines: the start banner lists the listeners instead,
+// and a start that fails should show its error, not a dozen hook lines before it.
+var mochiRoutine = map[string]bool{
+	"added hook": true, "attached listener": true, "mochi mqtt starting": true,
+	"mochi mqtt server started": true, "gracefully stopping server": true, "stopping hook": true,
+	"mochi mqtt server stopped": true,
+}
+
 // mochiInflightFull is the message Mochi logs when it drops a QoS 1 message because the client
 // already has Capabilities.MaximumInflight messages awaiting its PUBACK.
 const mochiInflightFull = "client store quota reached"
@@ -39,7 +47,7 @@ func (h quietBrokerHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Message == mochiInflightFull && h.drops != nil {
 		return h.handleDrop(ctx, r)
 	}
-	if r.Message == "" && r.Level > slog.LevelDebug {
+	if (r.Message == "" || mochiRoutine[r.Message]) && r.Level > slog.LevelDebug {
 		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
 			return nil
 		}

@@ -237,7 +237,7 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		if err != nil {
 			return fmt.Errorf("certificate for %s in %s: %w", c.Thing, out, err)
 		}
-		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", out)
+		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
 	return nil
 }
