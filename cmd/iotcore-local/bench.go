@@ -239,6 +239,8 @@ func (o *benchOptions) check(scenario string, set map[string]bool) error {
 		return fmt.Errorf("%w: --write-queue sets the --in-process emulator's queue; for a running emulator give it to serve", errUsage)
 	case o.inProcess && set["pid"]:
 		return fmt.Errorf("%w: --in-process reads this process's memory; drop --pid", errUsage)
+	case !o.inProcess && !validHostPort(o.target):
+		return fmt.Errorf("%w: --target %q is not host:port; did you mean --target 127.0.0.1:%s?", errUsage, o.target, strings.TrimPrefix(o.target, ":"))
 	case o.concurrency <= 0:
 		return fmt.Errorf("%w: --concurrency must be positive", errUsage)
 	case scenario != "pubsub" && o.n <= 0:
@@ -472,6 +474,12 @@ func parseCurves(list string) ([]tls.CurveID, error) {
 		return nil, fmt.Errorf("%w: --curves: empty", errUsage)
 	}
 	return out, nil
+}
+
+// validHostPort reports whether s is host:port with a host (a bare "8883" is a common slip).
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && host != "" && port != ""
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

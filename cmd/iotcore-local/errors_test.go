@@ -105,3 +105,14 @@ func TestServeFlagErrors(t *testing.T) {
 		t.Fatalf("--mqtt-addr 8883: %v", err)
 	}
 }
+
+func TestBenchTargetAndActionSlips(t *testing.T) {
+	_, _, err := runCLI(t, "bench", "connect", "--provision", "http://127.0.0.1:1", "--target", "8883")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--target 127.0.0.1:8883") {
+		t.Fatalf("bench --target 8883: %v", err)
+	}
+	_, _, err = runCLI(t, "policy", "test", "--cert", "x", "--action", "iot:Publsh", "--resource", "topic/a")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `did you mean "iot:Publish"?`) {
+		t.Fatalf("policy test --action iot:Publsh: %v", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -45,4 +47,14 @@ func warnTestedPolicies(ctx context.Context, c *adminClient, results []types.Aut
 			}
 		}
 	}
+}
+
+// suggestAction is " (did you mean X?)" for a misspelt --action of "policy test", or "".
+func suggestAction(action string) string {
+	for _, w := range auth.DocumentWarnings(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":` + strconv.Quote(action) + `,"Resource":"*"}}`) {
+		if _, near, ok := strings.Cut(w.Message, "(did you mean "); ok {
+			return " (did you mean " + near
+		}
+	}
+	return ""
 }
