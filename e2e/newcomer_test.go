@@ -164,6 +164,13 @@ func TestPolicyCreateNewcomer(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "line 4, column 24") || !strings.Contains(errOut, "broken.json") {
 		t.Fatalf("broken JSON: exit %d, stderr %q", code, errOut)
 	}
+	// Any client of CreatePolicy gets the position too.
+	brokenDoc, _ := os.ReadFile(broken)
+	_, err := iotClientAt(awsConfig(awsKey("x", "y"), nil), "http://"+s.api).CreatePolicy(context.Background(),
+		&iot.CreatePolicyInput{PolicyName: aws.String("broken"), PolicyDocument: aws.String(string(brokenDoc))})
+	if err == nil || !strings.Contains(err.Error(), "MalformedPolicyException") || !strings.Contains(err.Error(), "line 4, column 24") {
+		t.Fatalf("CreatePolicy with broken JSON: %v", err)
+	}
 
 	if _, errOut, code := s.cli(t, "thing", "create", "dev-1"); code != 0 {
 		t.Fatalf("thing create: %s", errOut)

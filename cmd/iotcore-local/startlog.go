@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // startLog holds serve's log records until the start is decided: on success they are written
@@ -12,7 +13,7 @@ import (
 type startLog struct {
 	mu       sync.Mutex
 	held     []heldRecord
-	released bool
+	released atomic.Bool // read without the lock once set: logging after the start costs no lock
 }
 
 type heldRecord struct {
@@ -32,7 +33,8 @@ func (l *startLog) release(ctx context.Context, min slog.Level) {
 			_ = h.h.Handle(ctx, h.r)
 		}
 	}
-	l.held, l.released = nil, true
+	l.held = nil
+	l.released.Store(true)
 }
 
 type startLogHandler struct {
@@ -45,13 +47,15 @@ func (h startLogHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h startLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	h.log.mu.Lock()
-	if !h.log.released {
-		h.log.held = append(h.log.held, heldRecord{h.next, r.Clone()})
+	if !h.log.released.Load() {
+		h.log.mu.Lock()
+		if !h.log.released.Load() {
+			h.log.held = append(h.log.held, heldRecord{h.next, r.Clone()})
+			h.log.mu.Unlock()
+			return nil
+		}
 		h.log.mu.Unlock()
-		return nil
 	}
-	h.log.mu.Unlock()
 	return h.next.Handle(ctx, r)
 }
 
