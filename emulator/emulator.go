@@ -125,7 +125,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 // startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
-	caps := hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue)
+	caps := hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize)
 	// --write-queue also bounds the QoS 1 messages awaiting one client's PUBACK, so that the one
 	// flag the drop messages name (logging.go) is the one that prevents them.
 	// Mochi counts it in 16 bits.
@@ -187,6 +187,7 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Logger:            e.log.With("component", "listener"),
 	}
