@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -23,5 +25,30 @@ func TestSeedUnknownFieldNamesEntryAndNearest(t *testing.T) {
 	}
 	if _, err := ParseSeed([]byte("things:\n  - Name: lamp\n")); err != nil {
 		t.Fatalf("a key differing only in case is accepted by encoding/json; got %v", err)
+	}
+}
+
+// A seed policy with an unknown iot: action is created, as AWS would, with a warning in the log.
+func TestSeedPolicyWarning(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := TestConfig(t.TempDir())
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	emu, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	seed, err := ParseSeed([]byte(`policies: [{name: typo, document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "iot:Publsh", Resource: "*"}]}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.ApplySeed(t.Context(), seed, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "policy accepted with a warning") || !strings.Contains(logs.String(), "policy=typo") {
+		t.Fatalf("no warning logged:\n%s", logs.String())
 	}
 }

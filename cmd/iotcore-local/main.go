@@ -22,7 +22,7 @@ usage:
   iotcore-local thing create NAME [--attr k=v]...
   iotcore-local policy create NAME --document FILE
   iotcore-local policy test --cert ID [--client-id X] --action iot:Publish --resource topic/a/b [--resource ...]
-  iotcore-local cert create --thing NAME --policy NAME --out DIR
+  iotcore-local cert create --thing NAME --policy NAME --out DIR [--force]
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
