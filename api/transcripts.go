@@ -69,9 +69,9 @@ const streamHeartbeat = 15 * time.Second
 // event per transcript kept or changed, with the transcript's JSON as data. The stream ends
 // when the client goes away or the server shuts down.
 func (s *server) serveConnectionStream(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeAPIError(w, &apiError{status: http.StatusMethodNotAllowed, name: "MethodNotAllowedException", message: "use GET"})
+	// The same method, Host/Origin and --sigv4-strict checks as GET /_iotcore/connections.
+	if _, _, _, err := s.dispatchLocal(r, r.URL.EscapedPath()); err != nil {
+		s.writeError(w, r, "ConnectionStream", asAPIError(err))
 		return
 	}
 	if err := unknownConnectionParam(r); err != nil {
@@ -199,6 +199,12 @@ func faultFromBody(spec, name, target string) (TLSFault, error) {
 		return TLSFault{Name: name, Target: target}, nil
 	}
 	return TLSFault{}, invalidRequest("name: required (one of expired, wrong-name, untrusted-ca, max-fragment, weak-ciphers, tls12-only)")
+}
+
+// connectionStreamRoute is in the route table so that the stream is authorized like the other
+// /_iotcore/ routes (dispatchLocal); withExtras serves the stream itself, so this never runs.
+func (s *server) connectionStreamRoute(*call) (any, error) {
+	return nil, invalidRequest("the connection stream is served as Server-Sent Events")
 }
 
 // encodeRecords encodes the connections answer, reporting an encoding failure as such.

@@ -25,7 +25,7 @@ func TestProvides(t *testing.T) {
 			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 		}},
 		{"profile", &Profile{}, []byte{
-			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
+			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead,
 			mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
 		}},
 		{"shadow", &ShadowService{}, []byte{mqtt.OnPublished}},

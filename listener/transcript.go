@@ -47,6 +47,7 @@ const (
 	StepClientCertificate  = "client certificate"
 	StepHandshakeDone      = "handshake complete"
 	StepHTTP               = "https"
+	StepMQTTOnHTTPS        = "MQTT on HTTPS"
 	StepConnect            = "CONNECT"
 	StepConnectDecision    = "iot:Connect"
 	StepRefused            = "refused"

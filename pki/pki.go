@@ -55,8 +55,14 @@ type Authority struct {
 	root    keyPair
 	device  keyPair
 	server  *tls.Certificate
-	faults  faultCerts // TLS fault certificates, made on first use (faults.go)
+	// rootCreated is set when this Load made the root CA (rather than reading it from Dir).
+	rootCreated bool
+	faults      faultCerts // TLS fault certificates, made on first use (faults.go)
 }
+
+// RootCACreated reports whether Load made a new root CA rather than reusing one found in the
+// folder: devices holding an older root-ca.pem must fetch the new one.
+func (a *Authority) RootCACreated() bool { return a.rootCreated }
 
 // keyPair is a CA certificate with its key and PEM encoding.
 type keyPair struct {

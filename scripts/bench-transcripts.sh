@@ -3,6 +3,9 @@
 # with transcripts (the default) and one with --no-transcripts, each with its own fleet of
 # registered devices; "iotcore-local bench connect" alternates between them for ROUNDS rounds
 # (the order swapping every round) and the medians are printed with every round's figure.
+# Besides connects/s, each run reads the emulator process's CPU time (utime+stime from
+# /proc/PID/stat) before and after, so the CPU spent per connection is measured too: on a busy
+# machine connects/s follows the other load, CPU time per connection much less.
 #
 # Usage: scripts/bench-transcripts.sh [ROUNDS] [N]      (default 5 rounds of 1000 connects, 20 in flight)
 # Needs: go (or IOTCORE_LOCAL=path/to/iotcore-local), curl, python3.
@@ -44,6 +47,9 @@ start() { # name base-port extra-flags...
 start on 25000
 start off 25100 --no-transcripts
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
 run() { # name base
   "$bin" bench connect --provision "http://127.0.0.1:$(($2 + 4))" --devices "$work/$1-fleet.json" \
     --target "127.0.0.1:$(($2 + 1))" -n "$n" --concurrency 20 --json - 2>/dev/null |
@@ -58,9 +64,13 @@ results="$work/results"
 for r in $(seq "$rounds"); do
   if [ $((r % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
   for name in $order; do
-    base=25000
-    [ "$name" = off ] && base=25100
-    echo "$r $name $(run $name $base)" | tee -a "$results"
+    base=25000 pid=${pids[0]}
+    [ "$name" = off ] && base=25100 pid=${pids[1]}
+    before=$(cpu_ticks "$pid")
+    figures=$(run $name $base)
+    after=$(cpu_ticks "$pid")
+    cpu_us=$(( (after - before) * 1000000 / hz / n ))
+    echo "$r $name $figures $cpu_us" | tee -a "$results"
   done
 done
 python3 - "$results" <<'PY'
@@ -68,14 +78,18 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 on = [float(r[2]) for r in rows if r[1] == "on"]
 off = [float(r[2]) for r in rows if r[1] == "off"]
+cpu_on = [int(r[4]) for r in rows if r[1] == "on"]
+cpu_off = [int(r[4]) for r in rows if r[1] == "off"]
 failed = sum(int(r[3]) for r in rows)
 ratios = [a / b for a, b in zip(on, off)]
 print()
-print("| transcripts | connects/s, median of %d rounds | rounds |" % len(on))
-print("|---|---:|---|")
-print("| on (default) | %.0f | %s |" % (statistics.median(on), ", ".join("%.0f" % x for x in on)))
-print("| off (--no-transcripts) | %.0f | %s |" % (statistics.median(off), ", ".join("%.0f" % x for x in off)))
+print("| transcripts | connects/s, median of %d rounds | rounds | emulator CPU µs per connection, median | rounds |" % len(on))
+print("|---|---:|---|---:|---|")
+print("| on (default) | %.0f | %s | %d | %s |" % (statistics.median(on), ", ".join("%.0f" % x for x in on),
+      statistics.median(cpu_on), ", ".join(str(x) for x in cpu_on)))
+print("| off (--no-transcripts) | %.0f | %s | %d | %s |" % (statistics.median(off), ", ".join("%.0f" % x for x in off),
+      statistics.median(cpu_off), ", ".join(str(x) for x in cpu_off)))
 print()
-print("on / off, median of the rounds' ratios: %.3f (range %.3f to %.3f); failed connections: %d"
+print("connects/s on / off, median of the rounds' ratios: %.3f (range %.3f to %.3f); failed connections: %d"
       % (statistics.median(ratios), min(ratios), max(ratios), failed))
 PY
