@@ -227,6 +227,17 @@ func TestTranscriptStream(t *testing.T) {
 	d := device(t, emu, "tx-sse")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// A page of another origin cannot read the stream.
+	foreign, _ := http.NewRequestWithContext(ctx, http.MethodGet, emu.APIURL()+"/_iotcore/connections/stream", nil)
+	foreign.Header.Set("Origin", "http://attacker.example")
+	if resp, err := http.DefaultClient.Do(foreign); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site stream request: %d, want 403", resp.StatusCode)
+		}
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, emu.APIURL()+"/_iotcore/connections/stream?clientId=tx-sse", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
