@@ -8,7 +8,7 @@ import (
 // Default bounds of a Transcripts store.
 const (
 	// DefaultPerClient is how many connections of one client id a store keeps.
-	DefaultPerClient = 16
+	DefaultPerClient = 8
 	// subscriberBuffer is how many records a slow stream subscriber may lag behind before
 	// records are dropped for it (the listener never waits for a reader).
 	subscriberBuffer = 256
