@@ -168,6 +168,19 @@ func TestTranscriptFailures(t *testing.T) {
 	if rec.Outcome != listener.OutcomeOK || !slices.Contains(stepsOf(rec), listener.StepHTTP) || rec.Open {
 		t.Errorf("https record %+v", rec)
 	}
+	// The HTTPS personality with a client certificate (x-amzn-http-ca).
+	x509 := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig(t, d, listener.ProtocolHTTPCA), ForceAttemptHTTP2: false}}
+	resp, err = x509.Get("https://" + emu.ALPNAddr() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	x509.CloseIdleConnections()
+	rec = transcriptFor(t, emu, func(r listener.Record) bool { return r.Personality == listener.PersonalityHTTPSX509 })
+	if rec.Outcome != listener.OutcomeOK || rec.ALPNSelected != listener.ProtocolHTTPCA || rec.CertificateID != d.CertificateID ||
+		!strings.Contains(stepDetail(rec, listener.StepClientCertificate), "thing tx-fail") {
+		t.Errorf("https-x509 record %+v", rec)
+	}
 	// A refused CONNECT: iot:Connect denied for another client id.
 	if got, _ := rawConnect(t, emu.ALPNAddr(), "not-tx-fail", tlsConfig(t, d, listener.ProtocolMQTTCA)); len(got) != 0 {
 		t.Fatalf("CONNACK %x for a denied client id", got)

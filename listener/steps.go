@@ -51,6 +51,8 @@ func decisionStep(r rules, offered []string, p personality, ok bool) string {
 			rule = "ALPN x-amzn-mqtt-ca is MQTT authenticated by an X.509 client certificate"
 		case slices.Contains(offered, ProtocolHTTPCA):
 			rule = "ALPN x-amzn-http-ca is HTTPS authenticated by an X.509 client certificate"
+		case !p.http:
+			rule = alpnPhrase(offered) + " is MQTT authenticated without a client certificate (a custom authorizer)"
 		default:
 			rule = alpnPhrase(offered) + " is HTTPS authenticated by SigV4 (no certificate is ever requested there)"
 		}
