@@ -50,6 +50,7 @@ type Attempt struct {
 	TLSVersionOffered    string      `json:"tlsVersionOffered"`
 	TLSVersion           string      `json:"tlsVersion"`
 	CipherSuite          string      `json:"cipherSuite"`
+	CertificateReady     bool        `json:"certificateReady"` // a client certificate was at hand to send if asked
 	CertificateRequested bool        `json:"certificateRequested"`
 	CertificateSent      bool        `json:"certificateSent"`
 	ServerCertificate    *ServerCert `json:"serverCertificate"`
@@ -211,7 +212,7 @@ func loadRoots(path string) (*x509.CertPool, error) {
 
 // attempt makes one handshake, then speaks the chosen protocol.
 func attempt(ctx context.Context, addr, port string, p plan, cert *tls.Certificate, roots *x509.CertPool, opts Options) Attempt {
-	a := Attempt{ALPNOffered: slices.Clone(p.alpn), SNI: p.sni, TLSVersionOffered: tls.VersionName(p.version)}
+	a := Attempt{ALPNOffered: slices.Clone(p.alpn), SNI: p.sni, TLSVersionOffered: tls.VersionName(p.version), CertificateReady: p.withCert}
 	if a.ALPNOffered == nil {
 		a.ALPNOffered = []string{}
 	}

@@ -64,8 +64,7 @@ func run(t *testing.T, opts probe.Options) []probe.Attempt {
 func find(t *testing.T, attempts []probe.Attempt, alpn string, version string, withCert bool, sni string) probe.Attempt {
 	t.Helper()
 	for _, a := range attempts {
-		if strings.Join(a.ALPNOffered, ",") == alpn && a.TLSVersionOffered == version && a.SNI == sni &&
-			(a.CertificateSent == withCert || !a.CertificateRequested && !withCert) {
+		if strings.Join(a.ALPNOffered, ",") == alpn && a.TLSVersionOffered == version && a.SNI == sni && a.CertificateReady == withCert {
 			return a
 		}
 	}

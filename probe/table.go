@@ -11,7 +11,7 @@ import (
 // WriteTable writes the attempts as a table, then each narrative.
 func WriteTable(w io.Writer, attempts []Attempt) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tALPN OFFERED\tTLS\tSNI\tCERT REQ/SENT\tRESULT\tALPN SELECTED\tAPP")
+	fmt.Fprintln(tw, "#\tALPN OFFERED\tTLS\tSNI\tCERT READY/REQUESTED/SENT\tRESULT\tALPN SELECTED\tAPP")
 	for i, a := range attempts {
 		offered := strings.Join(a.ALPNOffered, ",")
 		if offered == "" {
@@ -45,8 +45,8 @@ func WriteTable(w io.Writer, attempts []Attempt) error {
 		case a.TLSVersion != "" && a.Alert != nil:
 			app = fmt.Sprintf("alert %d %s", a.Alert.Code, a.Alert.Name)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%s\n", i+1, offered, a.TLSVersionOffered, sni,
-			yesNo(a.CertificateRequested), yesNo(a.CertificateSent), result, selected, app)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s/%s/%s\t%s\t%s\t%s\n", i+1, offered, a.TLSVersionOffered, sni,
+			yesNo(a.CertificateReady), yesNo(a.CertificateRequested), yesNo(a.CertificateSent), result, selected, app)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
