@@ -20,6 +20,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -34,6 +35,7 @@ type Emulator struct {
 	pki         *pki.Authority
 	registry    *registry.Registry
 	shadows     *shadow.Service
+	jobs        *jobs.Service
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
@@ -98,6 +100,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
 	}
+	if err := e.openJobs(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -147,7 +152,8 @@ func (e *Emulator) startBroker() error {
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -224,6 +230,7 @@ func (e *Emulator) startHTTPS(common listener.Config) error {
 // and the registry events switched on with UpdateEventConfigurations) are published on MQTT.
 func (e *Emulator) registryChanged(ev registry.Event) {
 	e.authorizer.CertificateChanged(ev)
+	e.jobsRegistryChanged(ev)
 	for _, p := range ev.Publications {
 		if err := e.broker.Publish(p.Topic, p.Payload, false, 0); err != nil {
 			e.log.Warn("publish registry event", "topic", p.Topic, "error", err)
@@ -272,6 +279,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
+		Jobs: e.jobs,
 	})
 }
 
@@ -310,6 +318,11 @@ func (e *Emulator) Close() error {
 		if e.https != nil {
 			e.https.Close(nil)
 			<-e.httpsDone
+		}
+		if e.jobs != nil {
+			if err := e.jobs.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close jobs store: %w", err))
+			}
 		}
 		if e.broker != nil {
 			if err := e.broker.Close(); err != nil {
