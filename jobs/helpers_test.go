@@ -108,13 +108,13 @@ func (c *clock) add(d time.Duration) {
 
 // fixture is a service with a fake directory and clock, recording what it publishes.
 type fixture struct {
-	t     *testing.T
-	svc   *Service
-	dir   *fakeDir
-	clk   *clock
-	path  string
-	mu    sync.Mutex
-	pubs  []Publication
+	t    *testing.T
+	svc  *Service
+	dir  *fakeDir
+	clk  *clock
+	path string
+	mu   sync.Mutex
+	pubs []Publication
 }
 
 func newFixture(t *testing.T, dir *fakeDir) *fixture {
