@@ -270,7 +270,7 @@ func TestJobsControlPlaneWithSDK(t *testing.T) {
 	cj, err := ctl.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String("j1"), Targets: []string{groupARN},
 		Document: aws.String(`{"a":"${aws:iot:parameter:p}"}`), DocumentParameters: map[string]string{"p": "v"},
 		TargetSelection: types.TargetSelectionContinuous, Description: aws.String("first"),
-		TimeoutConfig:   &types.TimeoutConfig{InProgressTimeoutInMinutes: aws.Int64(10)},
+		TimeoutConfig:              &types.TimeoutConfig{InProgressTimeoutInMinutes: aws.Int64(10)},
 		JobExecutionsRolloutConfig: &types.JobExecutionsRolloutConfig{MaximumPerMinute: aws.Int32(100)},
 		AbortConfig: &types.AbortConfig{CriteriaList: []types.AbortCriteria{{FailureType: types.JobExecutionFailureTypeFailed,
 			Action: types.AbortActionCancel, ThresholdPercentage: aws.Float64(50), MinNumberOfExecutedThings: aws.Int32(1)}}},
