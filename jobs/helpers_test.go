@@ -108,7 +108,7 @@ func (c *clock) add(d time.Duration) {
 
 // fixture is a service with a fake directory and clock, recording what it publishes.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *Service
 	dir  *fakeDir
 	clk  *clock
@@ -117,7 +117,7 @@ type fixture struct {
 	pubs []Publication
 }
 
-func newFixture(t *testing.T, dir *fakeDir) *fixture {
+func newFixture(t testing.TB, dir *fakeDir) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: dir, clk: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, path: filepath.Join(t.TempDir(), "jobs.db")}
 	f.open()
