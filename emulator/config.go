@@ -34,6 +34,7 @@ type Config struct {
 	ConnectTimeout   time.Duration     // deadline for CONNECT after the handshake; default 10s
 	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
 	Throttle         bool              // AWS's per-connection rate limits (profile aws)
+	JobsRateLimit    int               // jobs device requests per second per thing; beyond: RequestThrottled (0: no limit)
 	WriteQueue       int               // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys

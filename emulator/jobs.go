@@ -22,8 +22,9 @@ func (e *Emulator) openJobs() error {
 				hooks.PublishJobs(e.broker, log, []jobs.Publication{p})
 			}
 		},
-		Now:    e.cfg.Now,
-		Logger: log,
+		Now:                     e.cfg.Now,
+		DeviceRequestsPerSecond: e.cfg.JobsRateLimit,
+		Logger:                  log,
 	})
 	if err != nil {
 		return fmt.Errorf("open jobs store: %w", err)
