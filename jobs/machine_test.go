@@ -1,6 +1,9 @@
 package jobs
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestDeviceTransitions(t *testing.T) {
 	for _, tc := range []struct {
@@ -170,5 +173,29 @@ func TestBucketAndKey(t *testing.T) {
 	}
 	if _, _, ok := bucketAndKey("https://example.com/x"); ok {
 		t.Error("a non-S3 URL was taken for an S3 object")
+	}
+}
+
+func TestTimerSetKeepsOneTimerPerExecution(t *testing.T) {
+	var ts timerSet
+	base := time.Unix(1000, 0)
+	for i := 0; i < 1000; i++ { // a device renewing its step timer again and again
+		ts.arm(deadline{at: base.Add(time.Duration(i) * time.Second), job: "j", thing: "t", number: 1})
+	}
+	if ts.h.Len() != 1 || !ts.next().Equal(base) {
+		t.Fatalf("%d timers armed, next %v", ts.h.Len(), ts.next())
+	}
+	if !ts.arm(deadline{at: base.Add(-time.Second), job: "j", thing: "t", number: 1}) {
+		t.Fatal("an earlier timer was not armed")
+	}
+	ts.arm(deadline{at: base.Add(5 * time.Second), job: "k", thing: "t", number: 1})
+	if got := ts.due(base); len(got) != 2 {
+		t.Fatalf("due: %v", got)
+	}
+	if got := ts.due(base.Add(10 * time.Second)); len(got) != 1 || got[0].job != "k" {
+		t.Fatalf("due later: %v", got)
+	}
+	if !ts.next().IsZero() || len(ts.armed) != 0 {
+		t.Fatalf("left: %v %v", ts.next(), ts.armed)
 	}
 }

@@ -63,7 +63,7 @@ type Service struct {
 	pre  Presigner
 
 	mu        sync.Mutex
-	deadlines deadlineHeap
+	deadlines timerSet
 
 	throttle throttle
 
@@ -209,10 +209,11 @@ func (s *Service) update(fn func(tx *bbolt.Tx, fx *effects) error) ([]Publicatio
 	if err != nil {
 		return nil, err
 	}
+	earlier := false
 	for _, d := range fx.deadlines {
-		s.deadlines.push(d)
+		earlier = s.deadlines.arm(d) || earlier
 	}
-	if fx.pokeTimers || len(fx.deadlines) > 0 {
+	if fx.pokeTimers || earlier {
 		s.poke()
 	}
 	return fx.pubs, nil

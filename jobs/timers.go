@@ -12,13 +12,21 @@ import (
 )
 
 // deadline is an execution's timeout timer. Entries are not removed when an execution changes:
-// the timer checks the stored execution when it fires and ignores stale entries.
+// the timer checks the stored execution when it fires, ignores it when it no longer applies and
+// arms it again when the execution's deadline moved later.
 type deadline struct {
 	at     time.Time
 	job    string
 	thing  string
 	number int64
 }
+
+type timerKey struct {
+	job, thing string
+	number     int64
+}
+
+func (d deadline) key() timerKey { return timerKey{d.job, d.thing, d.number} }
 
 type deadlineHeap []deadline
 
@@ -32,7 +40,48 @@ func (h *deadlineHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return d
 }
-func (h *deadlineHeap) push(d deadline) { heap.Push(h, d) }
+
+// timerSet holds at most one armed timer per execution (its earliest), so an execution updated
+// again and again with a new step timer does not pile up entries.
+type timerSet struct {
+	h     deadlineHeap
+	armed map[timerKey]time.Time
+}
+
+// arm adds d unless an earlier (or equal) timer of its execution is armed; it reports whether the
+// next due time may have moved earlier.
+func (t *timerSet) arm(d deadline) bool {
+	if t.armed == nil {
+		t.armed = map[timerKey]time.Time{}
+	}
+	if at, ok := t.armed[d.key()]; ok && !d.at.Before(at) {
+		return false
+	}
+	t.armed[d.key()] = d.at
+	heap.Push(&t.h, d)
+	return true
+}
+
+// due removes and returns the timers due at now.
+func (t *timerSet) due(now time.Time) []deadline {
+	var out []deadline
+	for t.h.Len() > 0 && !t.h[0].at.After(now) {
+		d := heap.Pop(&t.h).(deadline)
+		if at, ok := t.armed[d.key()]; ok && at.Equal(d.at) {
+			delete(t.armed, d.key())
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// next is when the earliest timer is due (zero: none).
+func (t *timerSet) next() time.Time {
+	if t.h.Len() == 0 {
+		return time.Time{}
+	}
+	return t.h[0].at
+}
 
 // loadDeadlines arms the timers of the IN_PROGRESS executions found in the store.
 func (s *Service) loadDeadlines() error {
@@ -43,7 +92,7 @@ func (s *Service) loadDeadlines() error {
 				return err
 			}
 			if d := e.Deadline(); e.Status == InProgress && !d.IsZero() {
-				s.deadlines.push(deadline{at: d, job: e.JobID, thing: e.ThingName, number: e.ExecutionNumber})
+				s.deadlines.arm(deadline{at: d, job: e.JobID, thing: e.ThingName, number: e.ExecutionNumber})
 			}
 			return nil
 		})
@@ -63,13 +112,8 @@ func (s *Service) Tick() time.Time {
 	now := s.now()
 	// Execution timeouts.
 	s.mu.Lock()
-	var due []deadline
-	for s.deadlines.Len() > 0 && !s.deadlines[0].at.After(now) {
-		due = append(due, heap.Pop(&s.deadlines).(deadline))
-	}
-	if s.deadlines.Len() > 0 {
-		later(s.deadlines[0].at)
-	}
+	due := s.deadlines.due(now)
+	later(s.deadlines.next())
 	s.mu.Unlock()
 	if len(due) > 0 {
 		pubs, err := s.update(func(tx *bbolt.Tx, fx *effects) error {
@@ -78,7 +122,11 @@ func (s *Service) Tick() time.Time {
 				if err != nil {
 					return err
 				}
-				if e == nil || e.Status != InProgress || e.Deadline().IsZero() || e.Deadline().After(fx.now) {
+				if e == nil || e.Status != InProgress || e.Deadline().IsZero() {
+					continue
+				}
+				if e.Deadline().After(fx.now) { // moved later since: wait for the new time
+					fx.deadlines = append(fx.deadlines, deadline{at: e.Deadline(), job: e.JobID, thing: e.ThingName, number: e.ExecutionNumber})
 					continue
 				}
 				j, err := fx.job(tx, d.job)
@@ -293,6 +341,9 @@ func (t *throttle) allow(thing string, now time.Time) bool {
 // the rollout rate governs only the initial members); a thing that no target reaches any more
 // has its QUEUED or IN_PROGRESS execution REMOVED.
 func (s *Service) OnMembership(thing, group string, added bool) {
+	if !s.hasContinuousJobs() {
+		return // the common case: nothing to follow, no write
+	}
 	groups, err := s.dir.GroupsOfThing(thing)
 	if err != nil && added {
 		s.log.Warn("jobs: groups of thing", "thing", thing, "error", err)
@@ -352,4 +403,22 @@ func (s *Service) OnMembership(thing, group string, added bool) {
 		return
 	}
 	s.emit(pubs)
+}
+
+// hasContinuousJobs reports whether an IN_PROGRESS continuous job exists.
+func (s *Service) hasContinuousJobs() bool {
+	found := false
+	err := s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var j struct {
+				TargetSelection string    `json:"targetSelection"`
+				Status          JobStatus `json:"status"`
+			}
+			if json.Unmarshal(v, &j) == nil && j.TargetSelection == Continuous && j.Status == JobInProgress {
+				found = true
+			}
+			return nil
+		})
+	})
+	return err != nil || found
 }
