@@ -566,3 +566,22 @@ func TestJobsWithMosquitto(t *testing.T) {
 		t.Fatalf("get: %v", m)
 	}
 }
+
+// TestJobsRateLimit: with serve --jobs-rate-limit 1, a device sending five requests back to back
+// gets RequestThrottled for some of them (at least two fall in the same second).
+func TestJobsRateLimit(t *testing.T) {
+	emu := startEmulator(t, "", func(c *emulator.Config) { c.JobsRateLimit = 1 })
+	dev := jobsDevice(t, emu, "busy-dev")
+	box := newInbox()
+	c := connectJobsClient(t, emu, dev, box)
+	for i := 0; i < 5; i++ {
+		if err := wait(t, c.Publish("$aws/things/busy-dev/jobs/get", 1, false, fmt.Sprintf(`{"clientToken":"%d"}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rej := box.next(t, "$aws/things/busy-dev/jobs/get/rejected")
+	if rej["code"] != "RequestThrottled" || rej["clientToken"] == nil {
+		t.Fatalf("throttled: %v", rej)
+	}
+	box.next(t, "$aws/things/busy-dev/jobs/get/accepted")
+}

@@ -92,7 +92,10 @@ func (s *Service) HandleMQTT(topic string, payload []byte) (Reply, []Publication
 		if err := json.Unmarshal(payload, &req); err != nil {
 			var te *json.UnmarshalTypeError
 			if ok := asTypeError(err, &te); ok {
-				return reject(peekToken(payload), deviceError(CodeInvalidRequest, "%s: wrong type", te.Field))
+				if te.Field == "" {
+					return reject(nil, deviceError(CodeInvalidRequest, "The payload must be a JSON object, not a JSON %s", te.Value))
+				}
+				return reject(peekToken(payload), deviceError(CodeInvalidRequest, "%s: wrong type (%s)", te.Field, te.Value))
 			}
 			return reject(nil, deviceError(CodeInvalidJSON, "The payload is not valid JSON: %v", err))
 		}

@@ -121,6 +121,9 @@ func TestRejections(t *testing.T) {
 		{"unknown execution number", "$aws/things/t1/jobs/j1/get", `{"executionNumber":7}`, CodeResourceNotFound},
 		{"invalid topic", "$aws/things/t1/jobs/j1/delete", ``, CodeInvalidTopic},
 		{"$next update", "$aws/things/t1/jobs/$next/update", `{"status":"IN_PROGRESS"}`, CodeInvalidTopic},
+		{"not an object", "$aws/things/t1/jobs/get", `[1,2]`, CodeInvalidRequest},
+		{"status not a string", "$aws/things/t1/jobs/j1/update", `{"status":3}`, CodeInvalidRequest},
+		{"expectedVersion not a number", "$aws/things/t1/jobs/j1/update", `{"status":"IN_PROGRESS","expectedVersion":"two"}`, CodeInvalidRequest},
 	} {
 		topic, m, pubs := f.mqtt(tc.topic, tc.payload)
 		if topic != tc.topic+"/rejected" || m["code"] != tc.code {
