@@ -54,11 +54,18 @@ func needNodeSDK(t *testing.T) string {
 }
 
 // TestJobsWithAWSDeviceSDKForJavaScript runs e2e/node/jobs-e2e.js: AWS's JavaScript device SDK
-// (IotJobsClientv2) against the emulator, through create, notify-next, start-next, SUCCEEDED,
+// (IotJobsClientv2, over MQTT 3.1.1 and over MQTT 5) against the emulator, through create, notify-next, start-next, SUCCEEDED,
 // describe, a version mismatch, REJECTED, TIMED_OUT by a step timer, a force cancel while
 // IN_PROGRESS and a continuous job reaching a thing added to its group.
 func TestJobsWithAWSDeviceSDKForJavaScript(t *testing.T) {
 	dir := needNodeSDK(t)
+	for _, protocol := range []string{"311", "5"} {
+		t.Run("mqtt"+protocol, func(t *testing.T) { runNodeJobs(t, dir, protocol) })
+	}
+}
+
+// runNodeJobs runs the script against a fresh emulator over one MQTT version.
+func runNodeJobs(t *testing.T, dir, protocol string) {
 	clk := &offsetClock{}
 	emu := startEmulator(t, "", func(c *emulator.Config) { c.Now = clk.now })
 	dev := jobsDevice(t, emu, "node-dev")
@@ -78,7 +85,7 @@ func TestJobsWithAWSDeviceSDKForJavaScript(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"JOBS_HOST=localhost", "JOBS_PORT="+portOfAddr(emu.MQTTAddr()),
 		"JOBS_CERT="+filepath.Join(tmp, "cert.pem"), "JOBS_KEY="+filepath.Join(tmp, "key.pem"), "JOBS_CA="+filepath.Join(tmp, "ca.pem"),
-		"JOBS_THING=node-dev", "JOBS_API="+emu.APIURL(), "JOBS_GROUP=node-group")
+		"JOBS_THING=node-dev", "JOBS_API="+emu.APIURL(), "JOBS_GROUP=node-group", "JOBS_PROTOCOL="+protocol)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
 // End-to-end test of the AWS IoT Jobs device API with AWS's own JavaScript device SDK
-// (aws-iot-device-sdk-v2, IotJobsClientv2 over MQTT 3.1.1 with mutual TLS). Driven by
+// (aws-iot-device-sdk-v2, IotJobsClientv2 over MQTT 3.1.1, or MQTT 5 with JOBS_PROTOCOL=5, with
+// mutual TLS). Driven by
 // e2e/jobs_node_test.go, which starts the emulator and passes, in the environment:
 //   JOBS_HOST, JOBS_PORT        the MQTT listener (8883)
 //   JOBS_CERT, JOBS_KEY, JOBS_CA the device's certificate, key and the emulator's root CA (files)
@@ -10,7 +11,7 @@
 // answers "ok" on stdin. Every check that fails ends the script with exit status 1.
 'use strict';
 
-const { mqtt, iot } = require('aws-crt');
+const { mqtt, mqtt5, iot } = require('aws-crt');
 const { iotjobs } = require('aws-iot-device-sdk-v2');
 const { once } = require('events');
 const readline = require('readline');
@@ -90,19 +91,37 @@ function nextEvent(stream, filter, what) {
 }
 
 async function main() {
-  const builder = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(env('JOBS_CERT'), env('JOBS_KEY'));
-  builder.with_certificate_authority_from_path(undefined, env('JOBS_CA'));
-  builder.with_endpoint(env('JOBS_HOST'));
-  builder.with_port(parseInt(env('JOBS_PORT'), 10));
-  builder.with_client_id(thing);
-  builder.with_clean_session(true);
-  const connection = new mqtt.MqttClient().new_connection(builder.build());
-  await connection.connect();
-  const client = iotjobs.IotJobsClientv2.newFromMqtt311(connection, {
-    maxRequestResponseSubscriptions: 6,
-    maxStreamingSubscriptions: 2,
-    operationTimeoutInSeconds: 15,
-  });
+  const rrOptions = { maxRequestResponseSubscriptions: 6, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 15 };
+  let client;
+  let stopProtocol;
+  if (process.env.JOBS_PROTOCOL === '5') {
+    const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromPath(env('JOBS_HOST'), env('JOBS_CERT'), env('JOBS_KEY'));
+    builder.withCertificateAuthorityFromPath(undefined, env('JOBS_CA'));
+    builder.withPort(parseInt(env('JOBS_PORT'), 10));
+    builder.withConnectProperties({ clientId: thing, keepAliveIntervalSeconds: 1200 });
+    const m5 = new mqtt5.Mqtt5Client(builder.build());
+    const connected = once(m5, mqtt5.Mqtt5Client.CONNECTION_SUCCESS);
+    m5.start();
+    await connected;
+    client = iotjobs.IotJobsClientv2.newFromMqtt5(m5, rrOptions);
+    stopProtocol = async () => {
+      const stopped = once(m5, mqtt5.Mqtt5Client.STOPPED);
+      m5.stop();
+      await stopped;
+      m5.close();
+    };
+  } else {
+    const builder = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(env('JOBS_CERT'), env('JOBS_KEY'));
+    builder.with_certificate_authority_from_path(undefined, env('JOBS_CA'));
+    builder.with_endpoint(env('JOBS_HOST'));
+    builder.with_port(parseInt(env('JOBS_PORT'), 10));
+    builder.with_client_id(thing);
+    builder.with_clean_session(true);
+    const connection = new mqtt.MqttClient().new_connection(builder.build());
+    await connection.connect();
+    client = iotjobs.IotJobsClientv2.newFromMqtt311(connection, rrOptions);
+    stopProtocol = () => connection.disconnect();
+  }
   const nextStream = client.createNextJobExecutionChangedStream({ thingName: thing });
   const listStream = client.createJobExecutionsChangedStream({ thingName: thing });
   const subscribed = Promise.all([
@@ -183,7 +202,7 @@ async function main() {
   nextStream.close();
   listStream.close();
   client.close();
-  await connection.disconnect();
+  await stopProtocol();
   lines.close();
   console.log('all checks passed');
 }
