@@ -41,7 +41,7 @@ func TestJobsWithLocalS3(t *testing.T) {
 	dev := jobsDevice(t, emu, "s3-dev")
 	ctl := iotClientAt(awsConfig(awsKey(sigv4Key, sigv4Secret), nil), emu.APIURL())
 	_, err := ctl.CreateJob(t.Context(), &iot.CreateJobInput{JobId: aws.String("ota"), Targets: []string{thingARN("s3-dev")},
-		DocumentSource: aws.String("https://fw-bucket.s3.amazonaws.com/job.json"),
+		DocumentSource:     aws.String("https://fw-bucket.s3.amazonaws.com/job.json"),
 		PresignedUrlConfig: &types.PresignedUrlConfig{RoleArn: aws.String("arn:aws:iam::123456789012:role/ota"), ExpiresInSec: aws.Int64(600)}})
 	if err != nil {
 		t.Fatal(err)
