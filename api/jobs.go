@@ -305,10 +305,7 @@ func (s *server) describeJobExecution(c *call) (any, error) {
 	if len(e.StatusDetails) > 0 {
 		out.StatusDetails = &statusDetailsOut{DetailsMap: e.StatusDetails}
 	}
-	if d := e.Deadline(); e.Status == jobs.InProgress && !d.IsZero() {
-		secs := int64(d.Sub(s.now()).Seconds())
-		out.SecondsBeforeTimedOut = &secs
-	}
+	out.SecondsBeforeTimedOut = svc.SecondsBeforeTimedOut(e)
 	return struct {
 		Execution jobExecutionOutput `json:"execution"`
 	}{out}, nil

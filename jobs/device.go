@@ -17,17 +17,28 @@ type ExecutionView struct {
 	SecondsBeforeTimedOut *int64
 }
 
-func (s *Service) view2(e *Execution, j *Job, withDoc bool, now time.Time) *ExecutionView {
+func (s *Service) viewOf(e *Execution, j *Job, withDoc bool, now time.Time) *ExecutionView {
 	v := &ExecutionView{Execution: e}
 	if withDoc {
 		v.Document = s.deviceDocument(j, now)
 	}
-	if d := e.Deadline(); e.Status == InProgress && !d.IsZero() {
-		secs := int64(d.Sub(now) / time.Second)
-		v.SecondsBeforeTimedOut = &secs
-	}
+	v.SecondsBeforeTimedOut = secondsBefore(e, now)
 	return v
 }
+
+// secondsBefore is approximateSecondsBeforeTimedOut: the time left on an IN_PROGRESS
+// execution's earlier timer (nil without one).
+func secondsBefore(e *Execution, now time.Time) *int64 {
+	d := e.Deadline()
+	if e.Status != InProgress || d.IsZero() {
+		return nil
+	}
+	secs := max(0, int64(d.Sub(now)/time.Second))
+	return &secs
+}
+
+// SecondsBeforeTimedOut is approximateSecondsBeforeTimedOut by the service's clock.
+func (s *Service) SecondsBeforeTimedOut(e *Execution) *int64 { return secondsBefore(e, s.now()) }
 
 // checkThrottle applies the per-thing request limit.
 func (s *Service) checkThrottle(thing string) *DeviceError {
@@ -93,7 +104,7 @@ func (s *Service) StartNext(thing string, in StartNextInput) (*ExecutionView, []
 				return err
 			}
 		}
-		out = s.view2(head.exec, head.job, true, fx.now)
+		out = s.viewOf(head.exec, head.job, true, fx.now)
 		return nil
 	})
 	if err != nil {
@@ -123,7 +134,7 @@ func (s *Service) Describe(thing, jobID string, n int64, withDoc bool) (*Executi
 			if err != nil || len(l) == 0 {
 				return err
 			}
-			out = s.view2(l[0].exec, l[0].job, withDoc, now)
+			out = s.viewOf(l[0].exec, l[0].job, withDoc, now)
 			return nil
 		}
 		j, err := getJob(tx, jobID)
@@ -140,7 +151,7 @@ func (s *Service) Describe(thing, jobID string, n int64, withDoc bool) (*Executi
 		if e == nil {
 			return deviceError(CodeResourceNotFound, "Job execution of job %s on thing %s does not exist", jobID, thing)
 		}
-		out = s.view2(e, j, withDoc, now)
+		out = s.viewOf(e, j, withDoc, now)
 		return nil
 	})
 	if err != nil {
