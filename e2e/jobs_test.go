@@ -170,6 +170,13 @@ func TestJobsOverMQTTWithPaho(t *testing.T) {
 	if acc["clientToken"] != "ct-1" || acc["execution"].(map[string]any)["status"] != "IN_PROGRESS" {
 		t.Fatalf("start-next: %v", acc)
 	}
+	running, err := ctl.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String("fw-1"), ThingName: aws.String("jobs-dev-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := aws.ToInt64(running.Execution.ApproximateSecondsBeforeTimedOut); running.Execution.Status != types.JobExecutionStatusInProgress || s <= 0 || s > 300 {
+		t.Fatalf("running execution: %s, %d s before timing out", running.Execution.Status, s)
+	}
 	// update with a version mismatch, then SUCCEEDED.
 	if err := wait(t, c.Publish("$aws/things/jobs-dev-1/jobs/fw-1/update", 1, false, `{"status":"SUCCEEDED","expectedVersion":1,"clientToken":"ct-2"}`)); err != nil {
 		t.Fatal(err)
