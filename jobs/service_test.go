@@ -506,3 +506,17 @@ func TestPresignedPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+func TestInternalError(t *testing.T) {
+	f := newFixture(t, newFakeDir("t1"))
+	f.create(CreateJobInput{JobID: "j", Targets: []string{f.thingARN("t1")}})
+	_ = f.svc.db.Close() // the store fails from now on
+	for _, topic := range []string{"$aws/things/t1/jobs/get", "$aws/things/t1/jobs/start-next", "$aws/things/t1/jobs/j/get"} {
+		if _, m, _ := f.mqtt(topic, `{"clientToken":"x"}`); m["code"] != CodeInternalError || m["clientToken"] != "x" {
+			t.Errorf("%s: %v", topic, m)
+		}
+	}
+	if _, m, _ := f.mqtt("$aws/things/t1/jobs/j/update", `{"status":"SUCCEEDED"}`); m["code"] != CodeInternalError {
+		t.Errorf("update: %v", m)
+	}
+}
