@@ -295,6 +295,29 @@ func TestRolloutRates(t *testing.T) {
 	if !slices.Equal(got, []int64{2, 6, 14, 25}) {
 		t.Fatalf("exponential rollout: %v", got)
 	}
+	// By things succeeded: the rate doubles only once 2 executions succeeded.
+	f.create(CreateJobInput{JobID: "s", Targets: []string{f.groupARN("fleet")}, Rollout: &RolloutConfig{ExponentialRate: &ExponentialRate{
+		BaseRatePerMinute: 2, IncrementFactor: 2, RateIncreaseCriteria: RateIncreaseCriteria{NumberOfSucceededThings: ptr[int64](2)}}}})
+	notified := func() int64 {
+		j, _ := f.svc.DescribeJob("s")
+		return j.Counts[Queued] + j.Counts[Succeeded]
+	}
+	f.clk.add(time.Minute)
+	f.svc.Tick()
+	if n := notified(); n != 4 {
+		t.Fatalf("nothing succeeded, yet %d notified after a minute", n)
+	}
+	list, _, _ := f.svc.ListExecutionsForJob("s", "QUEUED", "", 2)
+	for _, e := range list {
+		if _, m, _ := f.mqtt("$aws/things/"+e.ThingName+"/jobs/s/update", `{"status":"SUCCEEDED"}`); m["code"] != nil {
+			t.Fatal(m)
+		}
+	}
+	f.clk.add(time.Minute)
+	f.svc.Tick()
+	if n := notified(); n != 8 {
+		t.Fatalf("after 2 succeeded: %d notified, want 4 + 4", n)
+	}
 }
 
 func TestContinuousJobFollowsGroups(t *testing.T) {
