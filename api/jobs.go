@@ -59,6 +59,7 @@ func (s *server) addJobRoutes(rt *router) {
 	rt.add(http.MethodPut, "/jobs/{jobId}/cancel", "CancelJob", s.cancelJob)
 	rt.add(http.MethodGet, "/jobs/{jobId}/job-document", "GetJobDocument", s.getJobDocument)
 	rt.add(http.MethodGet, "/jobs/{jobId}/things", "ListJobExecutionsForJob", s.listJobExecutionsForJob)
+	rt.add(http.MethodPost, "/jobs/{jobId}/targets", "AssociateTargetsWithJob", s.associateTargetsWithJob)
 	rt.add(http.MethodGet, "/things/{thingName}/jobs", "ListJobExecutionsForThing", s.listJobExecutionsForThing)
 	rt.add(http.MethodGet, "/things/{thingName}/jobs/{jobId}", "DescribeJobExecution", s.describeJobExecution)
 	rt.add(http.MethodPut, "/things/{thingName}/jobs/{jobId}/cancel", "CancelJobExecution", s.cancelJobExecution)
@@ -243,6 +244,25 @@ func (s *server) cancelJob(c *call) (any, error) {
 		return nil, err
 	}
 	j, err := svc.CancelJob(c.vars["jobId"], force, in.ReasonCode, in.Comment)
+	if err != nil {
+		return nil, jobError(err)
+	}
+	return jobRef{JobARN: j.JobARN, JobID: j.JobID, Description: j.Description}, nil
+}
+
+func (s *server) associateTargetsWithJob(c *call) (any, error) {
+	svc, err := s.jobsService()
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Targets []string `json:"targets"`
+		Comment string   `json:"comment"`
+	}
+	if err := decodeBody(c.r, &in); err != nil {
+		return nil, err
+	}
+	j, err := svc.AssociateTargets(c.vars["jobId"], in.Targets, in.Comment)
 	if err != nil {
 		return nil, jobError(err)
 	}

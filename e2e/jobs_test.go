@@ -336,6 +336,17 @@ func TestJobsControlPlaneWithSDK(t *testing.T) {
 	if err != nil || len(lt.ExecutionSummaries) != 1 || aws.ToString(lt.ExecutionSummaries[0].JobId) != "j1" {
 		t.Fatalf("ListJobExecutionsForThing: %+v %v", lt, err)
 	}
+	// AssociateTargetsWithJob adds c3 to the continuous job.
+	at, err := ctl.AssociateTargetsWithJob(ctx, &iot.AssociateTargetsWithJobInput{JobId: aws.String("j1"), Targets: []string{thingARN("c3")}, Comment: aws.String("one more")})
+	if err != nil || aws.ToString(at.JobId) != "j1" {
+		t.Fatalf("AssociateTargetsWithJob: %v %v", at, err)
+	}
+	if e, err := ctl.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String("j1"), ThingName: aws.String("c3")}); err != nil || e.Execution.Status != types.JobExecutionStatusQueued {
+		t.Fatalf("c3 after AssociateTargetsWithJob: %v %v", e, err)
+	}
+	if _, err := ctl.AssociateTargetsWithJob(ctx, &iot.AssociateTargetsWithJobInput{JobId: aws.String("nope"), Targets: []string{thingARN("c3")}}); errName(err) != "ResourceNotFoundException" {
+		t.Fatalf("AssociateTargetsWithJob on a missing job: %v", err)
+	}
 	// UpdateJob, ListJobs.
 	if _, err := ctl.UpdateJob(ctx, &iot.UpdateJobInput{JobId: aws.String("j1"), Description: aws.String("second")}); err != nil {
 		t.Fatal(err)

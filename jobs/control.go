@@ -636,3 +636,83 @@ func (s *Service) DeleteExecution(jobID, thing string, n int64, force bool) erro
 	s.emit(pubs)
 	return nil
 }
+
+// AssociateTargets adds targets to a continuous IN_PROGRESS job: the things they reach get an
+// execution at once (those that have a pending or finished one keep it). A job holds at most 100
+// targets (LimitExceededException beyond).
+func (s *Service) AssociateTargets(id string, targets []string, comment string) (*Job, error) {
+	if len(targets) == 0 {
+		return nil, newError(ErrInvalidRequest, "targets: at least one thing or thing group ARN is required")
+	}
+	if e := checkText("comment", comment, maxComment); e != nil {
+		return nil, e
+	}
+	for _, arn := range targets {
+		t, e := s.parseTarget(arn)
+		if e != nil {
+			return nil, e
+		}
+		var ok bool
+		var err error
+		if t.thing != "" {
+			ok, err = s.dir.ThingExists(t.thing)
+		} else {
+			ok, err = s.dir.GroupExists(t.group)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jobs: look up target %s: %w", arn, err)
+		}
+		if !ok {
+			return nil, newError(ErrNotFound, "Target %s does not exist", arn)
+		}
+	}
+	things, err := s.resolve(targets)
+	if err != nil {
+		return nil, err
+	}
+	var out *Job
+	pubs, err := s.update(func(tx *bbolt.Tx, fx *effects) error {
+		j, err := fx.job(tx, id)
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			return newError(ErrNotFound, "Job %s does not exist", id)
+		}
+		if j.TargetSelection != Continuous || j.Status != JobInProgress {
+			return newError(ErrInvalidRequest, "Targets can be associated only with a CONTINUOUS job that is IN_PROGRESS; job %s is %s and %s", id, j.TargetSelection, j.Status)
+		}
+		merged := append([]string{}, j.Targets...)
+		for _, t := range targets {
+			if !slices.Contains(merged, t) {
+				merged = append(merged, t)
+			}
+		}
+		if len(merged) > maxTargets {
+			return newError(ErrLimitExceeded, "Job %s would have %d targets; at most %d are allowed", id, len(merged), maxTargets)
+		}
+		j.Targets = merged
+		if comment != "" {
+			j.Comment = comment
+		}
+		j.LastUpdatedAt = fx.now
+		for _, thing := range things {
+			e, err := getExec(tx, id, thing, 0)
+			if err != nil {
+				return err
+			}
+			if e == nil || e.Status == Removed {
+				if _, err := s.queueExec(tx, fx, j, thing, 0); err != nil {
+					return err
+				}
+			}
+		}
+		out = j
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(pubs)
+	return out, nil
+}

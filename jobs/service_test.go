@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -541,5 +542,40 @@ func TestInternalError(t *testing.T) {
 	}
 	if _, m, _ := f.mqtt("$aws/things/t1/jobs/j/update", `{"status":"SUCCEEDED"}`); m["code"] != CodeInternalError {
 		t.Errorf("update: %v", m)
+	}
+}
+
+func TestAssociateTargets(t *testing.T) {
+	dir := newFakeDir("a", "b")
+	dir.group("g", "", "c")
+	f := newFixture(t, dir)
+	f.create(CreateJobInput{JobID: "snap", Targets: []string{f.thingARN("a")}})
+	if _, err := f.svc.AssociateTargets("snap", []string{f.thingARN("b")}, ""); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("snapshot job: %v", err)
+	}
+	f.create(CreateJobInput{JobID: "c", Targets: []string{f.thingARN("a")}, TargetSelection: Continuous})
+	if _, err := f.svc.AssociateTargets("c", []string{f.thingARN("zz")}, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown target: %v", err)
+	}
+	j, err := f.svc.AssociateTargets("c", []string{f.thingARN("a"), f.groupARN("g")}, "more")
+	if err != nil || len(j.Targets) != 2 || j.Comment != "more" {
+		t.Fatalf("associate: %+v %v", j, err)
+	}
+	for _, thing := range []string{"a", "c"} {
+		if e, _, err := f.svc.DescribeExecution("c", thing, 0); err != nil || e.Status != Queued || e.ExecutionNumber != 1 {
+			t.Fatalf("%s: %+v %v", thing, e, err)
+		}
+	}
+	var many []string
+	for i := 0; i < 100; i++ {
+		many = append(many, f.thingARN("b"))
+	}
+	many = append(many, f.groupARN("g"))
+	for i := 0; i < 99; i++ {
+		dir.group(fmt.Sprintf("x%d", i), "")
+		many = append(many, f.groupARN(fmt.Sprintf("x%d", i)))
+	}
+	if _, err := f.svc.AssociateTargets("c", many, ""); !errors.Is(err, ErrLimitExceeded) {
+		t.Fatalf("over 100 targets: %v", err)
 	}
 }
