@@ -115,6 +115,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.startAPI(); err != nil {
 		return err
 	}
+	e.jobs.Start() // the broker its messages go through is up
 	if seed != nil {
 		if err := e.ApplySeed(ctx, seed, filepath.Dir(e.cfg.SeedFile)); err != nil {
 			return fmt.Errorf("seed file %s: %w", e.cfg.SeedFile, err)

@@ -127,7 +127,7 @@ func newFixture(t testing.TB, dir *fakeDir) *fixture {
 func (f *fixture) open() {
 	f.t.Helper()
 	svc, err := Open(f.path, Options{
-		Directory: f.dir, Now: f.clk.now, NoTimers: true, NoSync: true,
+		Directory: f.dir, Now: f.clk.now, NoSync: true,
 		Publish: func(p Publication) { f.mu.Lock(); f.pubs = append(f.pubs, p); f.mu.Unlock() },
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -36,11 +36,8 @@ type Options struct {
 	// after the change that caused them committed. Nil drops them.
 	Publish func(Publication)
 	// Now is the clock; nil means time.Now. With a clock of their own, tests call Tick to run
-	// what is due.
+	// what is due instead of Start.
 	Now func() time.Time
-	// NoTimers leaves the background timer loop out: nothing happens on time unless Tick is
-	// called. For tests and benchmarks that drive the clock.
-	NoTimers bool
 	// Presigner replaces ${aws:iot:s3-presigned-url:URL} placeholders; nil uses the one built
 	// from the environment (NewEnvPresigner).
 	Presigner Presigner
@@ -71,10 +68,10 @@ type Service struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	startOnce sync.Once
 }
 
-// Open opens (creating if needed) the jobs store at path and starts its timers: scheduled
-// starts and ends, rollouts and execution timeouts left running at the last stop resume.
+// Open opens (creating if needed) the jobs store at path; Start runs its timers.
 func Open(path string, opts Options) (*Service, error) {
 	if opts.Directory == nil {
 		return nil, errors.New("jobs: open: no directory")
@@ -115,18 +112,22 @@ func Open(path string, opts Options) (*Service, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if opts.NoTimers {
-		close(s.done)
-	} else {
-		go s.loop()
-	}
 	return s, nil
+}
+
+// Start runs the timers (scheduled starts and ends, rollouts, execution timeouts) in the
+// background until Close; what fell due while the emulator was stopped happens at once. Call it
+// once whatever Publish needs is ready. Without Start, nothing happens on time unless Tick is
+// called (tests and benchmarks that drive the clock).
+func (s *Service) Start() {
+	s.startOnce.Do(func() { go s.loop() })
 }
 
 // Close stops the timers and closes the store.
 func (s *Service) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.startOnce.Do(func() { close(s.done) }) // never started: no loop to wait for
 		close(s.stop)
 		<-s.done
 		s.mu.Lock()

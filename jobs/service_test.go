@@ -147,7 +147,7 @@ func TestRejections(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	f := newFixture(t, newFakeDir("t1"))
 	_ = f.svc.Close()
-	svc, err := Open(f.path, Options{Directory: f.dir, Now: f.clk.now, NoTimers: true, DeviceRequestsPerSecond: 2})
+	svc, err := Open(f.path, Options{Directory: f.dir, Now: f.clk.now, DeviceRequestsPerSecond: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,5 +577,35 @@ func TestAssociateTargets(t *testing.T) {
 	}
 	if _, err := f.svc.AssociateTargets("c", many, ""); !errors.Is(err, ErrLimitExceeded) {
 		t.Fatalf("over 100 targets: %v", err)
+	}
+}
+
+// TestTimersResumeOnStart: a step timer that fell due while the service was closed fires as soon
+// as the reopened service's timers start, without anyone calling Tick.
+func TestTimersResumeOnStart(t *testing.T) {
+	f := newFixture(t, newFakeDir("t1"))
+	f.create(CreateJobInput{JobID: "j", Targets: []string{f.thingARN("t1")}})
+	f.mqtt("$aws/things/t1/jobs/start-next", `{"stepTimeoutInMinutes":1}`)
+	_ = f.svc.Close()
+	f.taken()
+	f.clk.add(2 * time.Minute)
+	f.open()
+	f.svc.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, _, err := f.svc.DescribeExecution("j", "t1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Status == TimedOut {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %s after the timers started", e.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := topics(f.taken()); !slices.Contains(got, "$aws/things/t1/jobs/notify-next") {
+		t.Fatalf("the timeout published %v", got)
 	}
 }
