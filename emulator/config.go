@@ -46,8 +46,8 @@ type Config struct {
 	Demo             bool              // create the demo device that the start banner's command uses
 	Functions        map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
 	Logger           *slog.Logger      // default slog.Default()
-	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
-	// byte for byte.
+	// Now is the clock of shadow documents and of jobs; nil is time.Now. Tests set it to compare
+	// documents byte for byte, or to move jobs' timers on (then call Jobs().Tick()).
 	Now func() time.Time
 }
 
