@@ -65,3 +65,27 @@ func BenchmarkRolloutTenThousand(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeviceUpdate measures the service's UpdateJobExecution through its MQTT entry point
+// (payload parsing, the state machine, the store, notifications), without a broker: one thing
+// reporting IN_PROGRESS with new statusDetails again and again. With fsync is the emulator's
+// setting; without shows the cost of the code alone.
+func BenchmarkDeviceUpdate(b *testing.B) {
+	for _, sync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", sync), func(b *testing.B) {
+			f := &fixture{t: b, dir: newFakeDir("t1"), clk: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, path: b.TempDir() + "/jobs.db", sync: sync}
+			f.open()
+			f.create(CreateJobInput{JobID: "j", Targets: []string{f.thingARN("t1")}})
+			if r, _ := f.svc.HandleMQTT("$aws/things/t1/jobs/start-next", nil); r.Code != "" {
+				b.Fatal(r.Code)
+			}
+			payload := []byte(`{"status":"IN_PROGRESS","statusDetails":{"progress":"50"},"clientToken":"b"}`)
+			for b.Loop() {
+				if r, _ := f.svc.HandleMQTT("$aws/things/t1/jobs/j/update", payload); r.Code != "" {
+					b.Fatal(r.Code)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+		})
+	}
+}

@@ -113,6 +113,7 @@ type fixture struct {
 	dir  *fakeDir
 	clk  *clock
 	path string
+	sync bool // fsync every write (the emulator's setting); tests leave it off
 	mu   sync.Mutex
 	pubs []Publication
 }
@@ -127,7 +128,7 @@ func newFixture(t testing.TB, dir *fakeDir) *fixture {
 func (f *fixture) open() {
 	f.t.Helper()
 	svc, err := Open(f.path, Options{
-		Directory: f.dir, Now: f.clk.now, NoSync: true,
+		Directory: f.dir, Now: f.clk.now, NoSync: !f.sync,
 		Publish: func(p Publication) { f.mu.Lock(); f.pubs = append(f.pubs, p); f.mu.Unlock() },
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
