@@ -142,7 +142,7 @@ func (s *Service) CreateJob(in CreateJobInput) (*Job, error) {
 		return nil, e
 	}
 	if e := firstError(checkText("description", in.Description, maxDescription), checkRollout(in.Rollout),
-		checkAbortConfig(in.Abort), checkTimeout(in.Timeout), checkRetry(in.Retry, in.Timeout), checkPresigned(in.PresignedURLConfig)); e != nil {
+		checkAbortConfig(in.Abort), checkTimeout(in.Timeout), checkRetry(in.Retry), checkPresigned(in.PresignedURLConfig)); e != nil {
 		return nil, e
 	}
 	start, end, e := checkScheduling(in.Scheduling, now)
@@ -337,7 +337,7 @@ func (s *Service) UpdateJob(in UpdateJobInput) error {
 			return e
 		}
 	}
-	if e := firstError(checkRollout(in.Rollout), checkAbortConfig(in.Abort), checkTimeout(in.Timeout), checkRetry(in.Retry, in.Timeout), checkPresigned(in.PresignedURLConfig)); e != nil {
+	if e := firstError(checkRollout(in.Rollout), checkAbortConfig(in.Abort), checkTimeout(in.Timeout), checkRetry(in.Retry), checkPresigned(in.PresignedURLConfig)); e != nil {
 		return e
 	}
 	pubs, err := s.update(func(tx *bbolt.Tx, fx *effects) error {
@@ -415,12 +415,8 @@ func (s *Service) CancelJob(id string, force bool, reasonCode, comment string) (
 	return out, nil
 }
 
-// maxDeletions is how many jobs AWS lets be in DELETION_IN_PROGRESS at once; the emulator
-// deletes at once, so the limit never binds.
-const maxDeletions = 10
-
 // DeleteJob deletes a job and its executions. A job that is not COMPLETED or CANCELED needs
-// force.
+// force. Deletion is immediate, so AWS's limit of 10 jobs being deleted at once never binds.
 func (s *Service) DeleteJob(id string, force bool) error {
 	pubs, err := s.update(func(tx *bbolt.Tx, fx *effects) error {
 		j, err := fx.job(tx, id)

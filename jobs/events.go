@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"go.etcd.io/bbolt"
 )
 
 // Jobs events ($aws/events/job/<jobId>/<operation> and $aws/events/jobExecution/<jobId>/<status>)
@@ -65,7 +64,7 @@ type execEventPayload struct {
 }
 
 // execEvent queues the JOB_EXECUTION event of an execution that reached a terminal status.
-func (s *Service) execEvent(_ *bbolt.Tx, fx *effects, j *Job, e *Execution) {
+func (s *Service) execEvent(fx *effects, j *Job, e *Execution) {
 	s.execEventOp(fx, j, e, strings.ToLower(string(e.Status)))
 }
 

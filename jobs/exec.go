@@ -56,7 +56,7 @@ func (s *Service) setStatus(tx *bbolt.Tx, fx *effects, j *Job, e *Execution, to 
 	}
 	if to.Terminal() {
 		e.StepDeadline, e.ProgressDeadline = time.Time{}, time.Time{}
-		s.execEvent(tx, fx, j, e)
+		s.execEvent(fx, j, e)
 		if to == Succeeded && j.Rollout != nil && j.Rollout.ExponentialRate != nil &&
 			j.Rollout.ExponentialRate.RateIncreaseCriteria.NumberOfSucceededThings != nil {
 			j.SinceIncrease++

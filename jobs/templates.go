@@ -82,7 +82,7 @@ func (s *Service) CreateTemplate(in CreateTemplateInput) (*Template, error) {
 			return nil, e
 		}
 	}
-	if e := firstError(checkRollout(t.Rollout), checkAbortConfig(t.Abort), checkTimeout(t.Timeout), checkRetry(t.Retry, t.Timeout), checkPresigned(t.PresignedURLConfig)); e != nil {
+	if e := firstError(checkRollout(t.Rollout), checkAbortConfig(t.Abort), checkTimeout(t.Timeout), checkRetry(t.Retry), checkPresigned(t.PresignedURLConfig)); e != nil {
 		return nil, e
 	}
 	data, err := json.Marshal(t)

@@ -131,7 +131,7 @@ func checkTimeout(t *TimeoutConfig) *Error {
 	return nil
 }
 
-func checkRetry(r *RetryConfig, timeout *TimeoutConfig) *Error {
+func checkRetry(r *RetryConfig) *Error {
 	if r == nil {
 		return nil
 	}
