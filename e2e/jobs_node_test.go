@@ -36,7 +36,8 @@ func (c *offsetClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// nodeModules is where `npm ci --prefix e2e/node` installs AWS's device SDK; .ci/run does it.
+// needNodeSDK finds AWS's device SDK where `npm ci --prefix e2e/node` installs it (.ci/run does);
+// without it the test skips locally and fails under CI.
 func needNodeSDK(t *testing.T) string {
 	t.Helper()
 	needTools(t, "node")

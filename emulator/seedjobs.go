@@ -29,7 +29,7 @@ func (j SeedJob) documentText() string {
 	return string(j.Document)
 }
 
-// validateJobs checks the seed's jobs before anything is written.
+// validateSeedJobs checks the seed's jobs before anything is written.
 func validateSeedJobs(list []SeedJob) []error {
 	var errs []error
 	for i, j := range list {

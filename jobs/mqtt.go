@@ -40,7 +40,7 @@ type Reply struct {
 	Code string
 }
 
-// tokenPayload is what every request may carry.
+// request holds the members of every device request (each operation reads its own).
 type request struct {
 	ClientToken              *string           `json:"clientToken"`
 	StatusDetails            map[string]string `json:"statusDetails"`
