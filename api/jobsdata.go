@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/internal/devicejson"
 	"github.com/iotcore-local/iotcore-local/jobs"
 )
 
@@ -135,7 +136,7 @@ func readDeviceBody(r *http.Request, v any) error {
 	if len(data) > 64<<10 {
 		return invalidRequest("request body larger than 64 KiB")
 	}
-	data = jobs.TrimJSON(data)
+	data = devicejson.TrimTrailing(data)
 	if len(data) == 0 {
 		return nil
 	}

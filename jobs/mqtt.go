@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/iotcore-local/iotcore-local/internal/devicejson"
 )
 
 // The MQTT device API. A request published on $aws/things/{thing}/jobs/{get | start-next |
@@ -66,12 +68,6 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// TrimJSON drops what devices leave after a JSON document: trailing NUL bytes (C strings sent
-// with their terminator) and whitespace.
-func TrimJSON(payload []byte) []byte {
-	return bytes.TrimRight(payload, "\x00 \t\r\n")
-}
-
 // HandleMQTT answers a request published on topic (IsRequestTopic). It returns the reply for
 // the requester and the messages the request caused (notify, notify-next, events), to publish
 // after the reply.
@@ -83,7 +79,7 @@ func (s *Service) HandleMQTT(topic string, payload []byte) (Reply, []Publication
 	reject := func(token *string, de *DeviceError) (Reply, []Publication) {
 		return s.rejected(topic, token, de, now.Unix()), nil
 	}
-	payload = TrimJSON(payload)
+	payload = devicejson.TrimTrailing(payload)
 	var req request
 	if len(payload) > 0 {
 		if !utf8.Valid(payload) {
