@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 )
 
 // Directory is what the service needs from the registry: which things and groups exist and
@@ -93,7 +95,7 @@ func Open(path string, opts Options) (*Service, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("jobs: open %s (is another process using it?): %w", path, err)
+		return nil, fmt.Errorf("jobs: open %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
