@@ -603,3 +603,28 @@ func TestJobsRateLimit(t *testing.T) {
 	}
 	box.next(t, "$aws/things/busy-dev/jobs/get/accepted")
 }
+
+// TestJobsThingDeleted: deleting a thing ends its pending executions REMOVED, and a snapshot job
+// whose last pending execution that was completes.
+func TestJobsThingDeleted(t *testing.T) {
+	emu := startEmulator(t, "")
+	ctl := iotClientAt(awsConfig(awsKey(sigv4Key, sigv4Secret), nil), emu.APIURL())
+	ctx := t.Context()
+	if _, err := ctl.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("doomed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String("d"), Targets: []string{thingARN("doomed")}, Document: aws.String(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String("doomed")}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := ctl.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String("d"), ThingName: aws.String("doomed")})
+	if err != nil || e.Execution.Status != types.JobExecutionStatusRemoved || e.Execution.VersionNumber != 2 {
+		t.Fatalf("execution of the deleted thing: %+v %v", e, err)
+	}
+	j, err := ctl.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String("d")})
+	if err != nil || j.Job.Status != types.JobStatusCompleted || aws.ToInt32(j.Job.JobProcessDetails.NumberOfRemovedThings) != 1 {
+		t.Fatalf("job: %+v %v", j, err)
+	}
+}

@@ -33,10 +33,17 @@ func (e *Emulator) openJobs() error {
 	return nil
 }
 
-// jobsRegistryChanged lets continuous jobs follow group membership.
+// jobsRegistryChanged lets continuous jobs follow group membership, and removes the pending
+// executions of deleted things.
 func (e *Emulator) jobsRegistryChanged(ev registry.Event) {
-	if ev.Kind == registry.MembershipChanged && e.jobs != nil {
+	if e.jobs == nil {
+		return
+	}
+	switch ev.Kind {
+	case registry.MembershipChanged:
 		e.jobs.OnMembership(ev.ThingName, ev.GroupName, ev.Added)
+	case registry.ThingDeleted:
+		e.jobs.OnThingDeleted(ev.ThingName)
 	}
 }
 

@@ -609,3 +609,28 @@ func TestTimersResumeOnStart(t *testing.T) {
 		t.Fatalf("the timeout published %v", got)
 	}
 }
+
+func TestThingDeletedRemovesPendingExecutions(t *testing.T) {
+	f := newFixture(t, newFakeDir("t1", "t2"))
+	f.create(CreateJobInput{JobID: "a", Targets: []string{f.thingARN("t1"), f.thingARN("t2")}})
+	f.create(CreateJobInput{JobID: "b", Targets: []string{f.thingARN("t1")}})
+	f.mqtt("$aws/things/t1/jobs/a/update", `{"status":"IN_PROGRESS"}`)
+	f.mqtt("$aws/things/t2/jobs/a/update", `{"status":"SUCCEEDED"}`)
+	f.taken()
+	f.svc.OnThingDeleted("t1")
+	for _, id := range []string{"a", "b"} {
+		if e, _, _ := f.svc.DescribeExecution(id, "t1", 0); e.Status != Removed {
+			t.Fatalf("%s on t1: %s", id, e.Status)
+		}
+	}
+	if j, _ := f.svc.DescribeJob("a"); j.Status != JobCompleted || j.ProcessDetails().NumberOfRemovedThings != 1 {
+		t.Fatalf("job a: %+v", j.ProcessDetails())
+	}
+	if got := topics(f.taken()); !slices.Equal(got, []string{"$aws/things/t1/jobs/notify", "$aws/things/t1/jobs/notify-next"}) {
+		t.Fatalf("publications: %v", got)
+	}
+	f.svc.OnThingDeleted("t2") // nothing pending: nothing changes
+	if e, _, _ := f.svc.DescribeExecution("a", "t2", 0); e.Status != Succeeded {
+		t.Fatalf("t2: %s", e.Status)
+	}
+}

@@ -422,3 +422,33 @@ func (s *Service) hasContinuousJobs() bool {
 	})
 	return err != nil || found
 }
+
+// OnThingDeleted ends the deleted thing's QUEUED and IN_PROGRESS executions as REMOVED: it is no
+// longer a target of any job.
+func (s *Service) OnThingDeleted(thing string) {
+	var has bool
+	_ = s.view(func(tx *bbolt.Tx) error { has = len(thingJobs(tx, thing)) > 0; return nil })
+	if !has {
+		return // the common case: no job ever reached it, no write
+	}
+	pubs, err := s.update(func(tx *bbolt.Tx, fx *effects) error {
+		l, err := fx.pending(tx, thing)
+		if err != nil {
+			return err
+		}
+		for _, p := range l {
+			if err := s.setStatus(tx, fx, p.job, p.exec, Removed, nil); err != nil {
+				return err
+			}
+		}
+		if len(l) > 0 {
+			s.log.Info("deleted thing's job executions removed", "thing", thing, "executions", len(l))
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("jobs: removing a deleted thing's executions", "thing", thing, "error", err)
+		return
+	}
+	s.emit(pubs)
+}

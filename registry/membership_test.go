@@ -7,13 +7,14 @@ import (
 )
 
 // TestMembershipChanged: joining and leaving a group (directly, by deleting the thing, by
-// deleting the group) is reported whatever the event configuration, for the jobs service.
+// deleting the group) and deleting a thing are reported whatever the event configuration, for
+// the jobs service.
 func TestMembershipChanged(t *testing.T) {
 	r := openTest(t)
 	var mu sync.Mutex
 	var got []Event
 	t.Cleanup(r.Watch(func(e Event) {
-		if e.Kind == MembershipChanged {
+		if e.Kind == MembershipChanged || e.Kind == ThingDeleted {
 			mu.Lock()
 			got = append(got, e)
 			mu.Unlock()
@@ -52,7 +53,7 @@ func TestMembershipChanged(t *testing.T) {
 	if err := r.DeleteThing("b", nil); err != nil {
 		t.Fatal(err)
 	}
-	want = []Event{{Kind: MembershipChanged, ThingName: "a", GroupName: "g"}, {Kind: MembershipChanged, ThingName: "b", GroupName: "g"}}
+	want = []Event{{Kind: MembershipChanged, ThingName: "a", GroupName: "g"}, {Kind: MembershipChanged, ThingName: "b", GroupName: "g"}, {Kind: ThingDeleted, ThingName: "b"}}
 	if g := take(); !reflect.DeepEqual(g, want) {
 		t.Fatalf("leaves: %+v", g)
 	}

@@ -170,6 +170,9 @@ const (
 	// MembershipChanged says ThingName joined (Added) or left GroupName, whatever the event
 	// configuration: the jobs service follows it for continuous jobs.
 	MembershipChanged
+	// ThingDeleted says ThingName was deleted, whatever the event configuration: the jobs
+	// service removes its pending executions.
+	ThingDeleted
 )
 
 // Event is a committed change, delivered to watchers after the transaction.
@@ -179,7 +182,8 @@ type Event struct {
 	Status          CertificateStatus
 	PolicyName      string
 	CACertificateID string // CertificateRegistered
-	// ThingName, GroupName and Added describe a MembershipChanged event.
+	// ThingName, GroupName and Added describe a MembershipChanged event (ThingName a
+	// ThingDeleted one too).
 	ThingName, GroupName string
 	Added                bool
 	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON
