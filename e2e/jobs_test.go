@@ -474,7 +474,6 @@ func TestJobsDataPlaneOverHTTPS(t *testing.T) {
 			Document: aws.String(`{"step":"` + id + `"}`)}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1100 * time.Millisecond) // distinct queuedAt seconds keep the order readable
 	}
 	on8443 := httpsClientFor(t, tlsConfig(t, dev))
 	on443 := httpsClientFor(t, tlsConfig(t, dev, listener.ProtocolHTTPCA))
