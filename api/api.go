@@ -26,6 +26,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time
+	// Rules is the rules engine behind the topic rule operations (rules.go); nil leaves them
+	// out.
+	Rules *rules.Engine
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

@@ -23,6 +23,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -34,6 +35,7 @@ type Emulator struct {
 	pki         *pki.Authority
 	registry    *registry.Registry
 	shadows     *shadow.Service
+	rules       *rules.Engine
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
@@ -148,6 +150,10 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	if err := e.openRules(); err != nil {
+		return err
+	}
+	ruleHook := hooks.NewRules(hooks.RulesOptions{Engine: e.rules, Principals: e.authorizer, Logger: e.log.With("component", "rules")})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -158,7 +164,7 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("open session store: %w", err)
 	}
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, e.store} {
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -272,6 +278,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
+		Rules: e.rules,
 	})
 }
 
@@ -323,6 +330,11 @@ func (e *Emulator) Close() error {
 		}
 		if e.unwatch != nil {
 			e.unwatch()
+		}
+		if e.rules != nil {
+			if err := e.rules.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close rules engine: %w", err))
+			}
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

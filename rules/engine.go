@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/iotcore-local/iotcore-local/rules/sql"
 )
 
@@ -57,7 +59,9 @@ type Message struct {
 	IngestRule string
 	// OriginalTopic is the topic as published (the errorAction payload's topic).
 	OriginalTopic string
-	depth         int
+	// MQTT is true for a message a device published over MQTT (it gets a trace ID).
+	MQTT  bool
+	depth int
 }
 
 // Options configure the engine.
@@ -276,6 +280,9 @@ func (e *Engine) worker() {
 // process evaluates one message against the rules it concerns.
 func (e *Engine) process(m Message) {
 	snap := e.rules.Load()
+	if m.MQTT && m.TraceID == "" {
+		m.TraceID = uuid.NewString()
+	}
 	if m.IngestRule != "" {
 		c := snap.byName[m.IngestRule]
 		if c == nil || c.rule.Disabled || c.stmt == nil {
