@@ -281,4 +281,3 @@ func (s *server) ruleActivity(c *call) (any, error) {
 	}
 	return map[string]any{"evaluations": evs}, nil
 }
-

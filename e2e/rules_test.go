@@ -208,7 +208,7 @@ func TestRulesRepublishBasicIngestAndControlPlane(t *testing.T) {
 	// Bad rules: clear errors naming the position, the function, the field.
 	for _, tc := range []struct {
 		name, sql, code, want string
-		actions            []iottypes.Action
+		actions               []iottypes.Action
 	}{
 		{"bad_sql", "SELECT temp FROM 'a' WHERE", "SqlParseException", "1:27", nil},
 		{"bad_fn", "SELECT nosuch(temp) FROM 'a'", "SqlParseException", "unknown function nosuch", nil},
@@ -332,7 +332,7 @@ func TestRulesShadowAndHTTPActionAndErrorAction(t *testing.T) {
 	m := nextMessage(t, msgs, "errorAction message")
 	var doc struct {
 		RuleName, Topic, ClientID, CloudwatchTraceID, Base64OriginalPayload string
-		Failures                                                           []struct{ FailedAction, FailedResource, ErrorMessage string }
+		Failures                                                            []struct{ FailedAction, FailedResource, ErrorMessage string }
 	}
 	if err := json.Unmarshal([]byte(m.payload), &doc); err != nil {
 		t.Fatalf("error payload %s: %v", m.payload, err)

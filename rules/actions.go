@@ -226,10 +226,10 @@ func (a *unsupportedAction) run(context.Context, *execution) error {
 // ---- republish ----
 
 type republishAction struct {
-	topic                                                      *sql.Template
-	qos                                                        byte
-	format, contentType, responseTopic, correlation, expiry    *sql.Template
-	userProps                                                  []kv
+	topic                                                   *sql.Template
+	qos                                                     byte
+	format, contentType, responseTopic, correlation, expiry *sql.Template
+	userProps                                               []kv
 }
 
 func init() {

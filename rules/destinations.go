@@ -165,7 +165,9 @@ func (e *Engine) ListDestinations() []Destination {
 	for _, d := range e.dests {
 		out = append(out, *d)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) || (out[i].CreatedAt.Equal(out[j].CreatedAt) && out[i].Arn < out[j].Arn) })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].CreatedAt.Before(out[j].CreatedAt) || (out[i].CreatedAt.Equal(out[j].CreatedAt) && out[i].Arn < out[j].Arn)
+	})
 	return out
 }
 
