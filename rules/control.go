@@ -7,6 +7,7 @@ import (
 	"maps"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // ARN is a rule's ARN.
@@ -203,4 +204,19 @@ func MarshalRule(r *Rule) map[string]any {
 		out["errorAction"] = r.ErrorAction
 	}
 	return out
+}
+
+// CheckRule validates a rule name and payload without storing anything (seed files check
+// every rule before applying any).
+func (e *Engine) CheckRule(name string, payload *Payload) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	_, err := e.compile(name, payload)
+	return err
+}
+
+// MatchTopic reports whether a topic matches a FROM topic filter.
+func MatchTopic(filter, topic string) bool {
+	return matchFilter(strings.Split(filter, "/"), topic)
 }

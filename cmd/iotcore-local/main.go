@@ -25,6 +25,7 @@ usage:
   iotcore-local cert create --thing NAME --policy NAME --out DIR
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
+  iotcore-local rule create|get|list|delete|enable|disable|activity|test ...  # "rule -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return admin(ctx, verb, rest, stdout, stderr)
 	case "shadow":
 		return shadowCmd(ctx, rest, os.Stdin, stdout, stderr)
+	case "rule":
+		return ruleCmd(ctx, rest, os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
