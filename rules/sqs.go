@@ -44,12 +44,13 @@ func init() {
 			if err == nil {
 				return nil
 			}
-			if qerr := sendQuery(ctx, cfg, q, body); qerr == nil {
+			qerr := sendQuery(ctx, cfg, q, body)
+			if qerr == nil {
 				x.engine.aws.queryEndpoints.Store(host, true)
 				x.engine.log.Info("SQS endpoint answers the query protocol only; the sqs action uses it from now on", "queue", q, "json_error", err)
 				return nil
 			}
-			return wrap("send SQS message", err)
+			return fmt.Errorf("send SQS message: JSON protocol: %w; query protocol: %v", err, qerr)
 		}}
 	}
 }
