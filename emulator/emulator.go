@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -35,6 +36,7 @@ type Emulator struct {
 	pki         *pki.Authority
 	registry    *registry.Registry
 	shadows     *shadow.Service
+	functions   *functions.Client
 	rules       *rules.Engine
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
@@ -80,6 +82,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 			return err
 		}
 		e.addCredentials(seed.Credentials)
+		e.addFunctions(seed.Functions)
+	}
+	if e.functions, err = functions.New(functions.Config{Routes: e.cfg.Functions, Logger: e.log.With("component", "functions")}); err != nil {
+		return fmt.Errorf("functions: %w", err)
 	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
@@ -125,7 +131,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
+		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize),
 		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
@@ -185,6 +191,7 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Logger:            e.log.With("component", "listener"),
 	}
@@ -271,6 +278,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Ready:       e.ready.Load,
 		Credentials: e.cfg.Credentials,
 		SigV4Strict: e.cfg.SigV4Strict,
+		Hosts:       append(append([]string(nil), e.cfg.Endpoints...), e.cfg.APIAddr, e.cfg.ALPNAddr, e.cfg.HTTPSAddr),
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
@@ -386,6 +394,9 @@ func (e *Emulator) RootCAPEM() []byte { return e.pki.RootCAPEM() }
 
 // Shadows is the Device Shadow service, shared by MQTT and HTTP.
 func (e *Emulator) Shadows() *shadow.Service { return e.shadows }
+
+// Functions is the Invoker through which the emulator's services call functions.
+func (e *Emulator) Functions() functions.Invoker { return e.functions }
 
 // Registry is the emulator's registry, for tests that inspect or change state directly.
 func (e *Emulator) Registry() *registry.Registry { return e.registry }

@@ -2,6 +2,12 @@ package emulator
 
 import "github.com/iotcore-local/iotcore-local/rules"
 
-// ruleFunctions is what the lambda action invokes functions through; none until the shared
-// functions package is wired, so lambda actions fail with a message saying how to configure one.
-func (e *Emulator) ruleFunctions() rules.Invoker { return nil }
+// ruleFunctions is what the lambda action invokes functions through: the emulator's shared
+// functions client (serve --function ARN=URL, seed functions:, else the SDK-configured Lambda
+// endpoint).
+func (e *Emulator) ruleFunctions() rules.Invoker {
+	if e.functions == nil {
+		return nil
+	}
+	return e.functions
+}
