@@ -26,6 +26,19 @@ type Message struct {
 	ResponseTopic   string
 	CorrelationData []byte
 	UserProperties  [][2]string
+
+	// parsed caches the payload's parsed form, so that every rule evaluating one message
+	// parses it once. Values are never modified by evaluation, so rules can share them.
+	parsed   Value
+	isParsed bool
+}
+
+// value returns the parsed payload, parsing it on first use.
+func (m *Message) value() Value {
+	if !m.isParsed {
+		m.parsed, m.isParsed = payloadValue(m.Payload), true
+	}
+	return m.parsed
 }
 
 // Data gives get_thing_shadow and get_registry_data the emulator's own state.
@@ -78,7 +91,7 @@ func newCtx(msg *Message, opts *Options, version string) *evalCtx {
 		opts = &Options{}
 	}
 	c := &evalCtx{msg: msg, opts: opts, version: version}
-	c.payload = payloadValue(msg.Payload)
+	c.payload = msg.value()
 	c.row = c.payload
 	if opts.Now != nil {
 		c.now = opts.Now()
