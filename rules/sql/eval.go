@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"math"
 	"time"
+
+	"github.com/iotcore-local/iotcore-local/internal/devicejson"
 )
 
 // Message is what the rules engine knows of one PUBLISH.
@@ -102,12 +104,9 @@ func newCtx(msg *Message, opts *Options, version string) *evalCtx {
 }
 
 // payloadValue parses a payload: a JSON object (trailing NUL bytes and whitespace tolerated,
-// as sloppy devices send them) is addressable, anything else stays raw bytes.
+// as sloppy devices send them: internal/devicejson) is addressable, anything else stays raw bytes.
 func payloadValue(b []byte) Value {
-	t := b
-	for len(t) > 0 && (t[len(t)-1] == 0 || t[len(t)-1] == ' ' || t[len(t)-1] == '\n' || t[len(t)-1] == '\r' || t[len(t)-1] == '\t') {
-		t = t[:len(t)-1]
-	}
+	t := devicejson.TrimTrailing(b)
 	i := 0
 	for i < len(t) && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t') {
 		i++

@@ -2,6 +2,8 @@ package sql
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -160,5 +162,25 @@ func TestFunctionLists(t *testing.T) {
 	}
 	if _, ok := Unserved()["get_dynamodb"]; !ok {
 		t.Error("get_dynamodb not listed as unserved")
+	}
+}
+
+// TestDocsListEveryFunction keeps docs/rules.md's function tables in step with the code.
+func TestDocsListEveryFunction(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ToLower(string(doc))
+	served, unserved, _ := strings.Cut(text, "not served")
+	for _, f := range Served() {
+		if !regexp.MustCompile(`\b` + f + `\b`).MatchString(served) {
+			t.Errorf("docs/rules.md does not list served function %s", f)
+		}
+	}
+	for f := range Unserved() {
+		if !strings.Contains(unserved, "| "+f+" |") {
+			t.Errorf("docs/rules.md does not list unserved function %s", f)
+		}
 	}
 }
