@@ -196,7 +196,7 @@ func ruleTest(args []string, stdout, stderr io.Writer) error {
 	topic := fs.String("topic", "", "the topic the message is published on")
 	payload := fs.String("payload", "", "the message payload (JSON or any text)")
 	clientID := fs.String("client-id", "", "the publisher's client ID (clientid() is n/a without it)")
-	version := fs.String("sql-version", "", "awsIotSqlVersion (default 2015-10-08, as for a rule that names none)")
+	version := fs.String("sql-version", "2016-03-23", "awsIotSqlVersion (as rule create's default; a rule created through the API without one runs 2015-10-08)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

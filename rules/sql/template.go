@@ -1,7 +1,6 @@
 package sql
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -128,11 +127,13 @@ func (t *Template) Functions() []string {
 	return out
 }
 
-func (t *Template) render(c *evalCtx) string {
+// render evaluates against the original payload. It works on a copy of the evaluation
+// context, so the actions of one message can render their templates concurrently.
+func (t *Template) render(shared *evalCtx) string {
 	var sb strings.Builder
-	saved := c.row
+	cc := *shared
+	c := &cc
 	c.row = c.payload
-	defer func() { c.row = saved }()
 	for _, p := range t.parts {
 		if p.x == nil {
 			sb.WriteString(p.lit)
@@ -153,5 +154,3 @@ func (t *Template) render(c *evalCtx) string {
 func (t *Template) RenderStandalone(msg *Message, opts *Options, version string) string {
 	return t.render(newCtx(msg, opts, version))
 }
-
-var _ = fmt.Sprintf
