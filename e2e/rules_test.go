@@ -348,3 +348,39 @@ func TestRulesShadowAndHTTPActionAndErrorAction(t *testing.T) {
 		t.Fatalf("http endpoint received %q %q", bodies, contentTypes)
 	}
 }
+
+// TestRuleRepublishIntoShadow: a republish to $$aws/things/<thing>/shadow/update reaches the
+// shadow service, with MQTT 5 headers and the ${} template resolved.
+func TestRuleRepublishIntoShadow(t *testing.T) {
+	emu := startEmulator(t, "")
+	ctx := context.Background()
+	cfg := awsConfig(awsKey(sigv4Key, sigv4Secret), nil)
+	cp := iotClientAt(cfg, emu.APIURL())
+	_, err := cp.CreateTopicRule(ctx, &iot.CreateTopicRuleInput{
+		RuleName: aws.String("to_shadow"),
+		TopicRulePayload: &iottypes.TopicRulePayload{
+			Sql:              aws.String("SELECT {'desired': {'on': on}} AS state FROM 'things/+/switch'"),
+			AwsIotSqlVersion: aws.String("2016-03-23"),
+			Actions: []iottypes.Action{{Republish: &iottypes.RepublishAction{
+				RoleArn: aws.String(roleArn), Topic: aws.String("$$aws/things/${topic(2)}/shadow/update"), Qos: aws.Int32(1),
+				Headers: &iottypes.MqttHeaders{ContentType: aws.String("application/json"), UserProperties: []iottypes.UserProperty{{Key: aws.String("via"), Value: aws.String("${clientid()}")}}},
+			}}},
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateTopicRule: %v", err)
+	}
+	d := ruleDevice(t, emu, "lamp")
+	c, err := connectPaho(t, emu.MQTTAddr(), "lamp", tlsConfig(t, d), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, c.Publish("things/lamp/switch", 1, false, `{"on": true}`)); err != nil {
+		t.Fatal(err)
+	}
+	data := dataClientAt(cfg, emu.APIURL())
+	waitUntil(t, "the shadow updated by the rule", func() bool {
+		out, err := data.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String("lamp")})
+		return err == nil && strings.Contains(string(out.Payload), `"desired":{"on":true}`)
+	})
+}
