@@ -281,3 +281,31 @@ func (s *server) ruleActivity(c *call) (any, error) {
 	}
 	return map[string]any{"evaluations": evs}, nil
 }
+
+// ruleOfARN reports whether a tagging call names a topic rule (tags.go hands those here).
+func (s *server) ruleOfARN(arn string) (string, bool) {
+	if s.cfg.Rules == nil {
+		return "", false
+	}
+	return rules.RuleNameOfARN(arn)
+}
+
+func ruleTags(in []tag) []rules.Tag {
+	out := make([]rules.Tag, 0, len(in))
+	for _, t := range in {
+		out = append(out, rules.Tag{Key: t.Key, Value: t.Value})
+	}
+	return out
+}
+
+func (s *server) listRuleTags(name string) (any, error) {
+	tags, err := s.cfg.Rules.RuleTags(name)
+	if err != nil {
+		return nil, ruleError(err)
+	}
+	out := listTagsForResourceResponse{Tags: make([]tag, 0, len(tags))}
+	for _, t := range tags {
+		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
+	}
+	return out, nil
+}

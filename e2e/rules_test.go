@@ -248,6 +248,25 @@ func TestRulesRepublishBasicIngestAndControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Tags: x-amz-tagging at create, and the tagging operations on the rule's ARN (Terraform
+	// reads a rule's tags this way).
+	_, err = cp.CreateTopicRule(ctx, &iot.CreateTopicRuleInput{RuleName: aws.String("tagged"), Tags: aws.String("team=iot&env=dev"),
+		TopicRulePayload: republishRule("SELECT * FROM 'things/tagged'", "things/x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taggedARN := aws.String("arn:aws:iot:us-east-1:123456789012:rule/tagged")
+	if _, err := cp.TagResource(ctx, &iot.TagResourceInput{ResourceArn: taggedARN, Tags: []iottypes.Tag{{Key: aws.String("owner"), Value: aws.String("me")}}}); err != nil {
+		t.Fatalf("TagResource: %v", err)
+	}
+	if _, err := cp.UntagResource(ctx, &iot.UntagResourceInput{ResourceArn: taggedARN, TagKeys: []string{"env"}}); err != nil {
+		t.Fatalf("UntagResource: %v", err)
+	}
+	tags, err := cp.ListTagsForResource(ctx, &iot.ListTagsForResourceInput{ResourceArn: taggedARN})
+	if err != nil || len(tags.Tags) != 2 || aws.ToString(tags.Tags[0].Key) != "owner" || aws.ToString(tags.Tags[1].Value) != "iot" {
+		t.Fatalf("ListTagsForResource: %v %+v", err, tags)
+	}
+
 	// Rules persist across a restart.
 	closeWithin(t, emu, 15*time.Second)
 	emu2 := startEmulator(t, dir)
