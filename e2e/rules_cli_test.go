@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iotcore-local/iotcore-local/emulator"
 )
 
 // TestRuleCLI: "rule test" evaluates SQL without a broker; "rule create" (flags and
@@ -88,5 +90,54 @@ func TestRuleCLI(t *testing.T) {
 		if compact.String() != want || len(e.Actions) != 1 || !e.Actions[0].OK {
 			t.Fatalf("activity of %s: %+v", rule, act)
 		}
+	}
+}
+
+// TestSeedRulesAreCheckedFirst: a seed file with a bad rule is refused before anything is
+// applied, naming the rule, the member and the position.
+func TestSeedRulesAreCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed.yaml")
+	os.WriteFile(seed, []byte(`policies:
+  - name: p1
+    document: {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+rules:
+  - name: good
+    sql: "SELECT * FROM 'a'"
+    actions: []
+  - name: bad
+    sql: "SELECT * FROM 'a' WHERE x >"
+    actions: []
+  - name: worse
+    sql: "SELECT * FROM 'a'"
+    actions: [{republish: {roleArn: "r"}}]
+`), 0o600)
+	cfg := testConfig(t, filepath.Join(dir, "state"))
+	cfg.SeedFile = seed
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = emu.Start(context.Background())
+	emu.Close()
+	if err == nil || !strings.Contains(err.Error(), "rules[1] (bad)") || !strings.Contains(err.Error(), "1:28") ||
+		!strings.Contains(err.Error(), "rules[2] (worse)") || !strings.Contains(err.Error(), "actions[0].republish.topic is required") {
+		t.Fatalf("Start: %v", err)
+	}
+	// Nothing was applied: a start without the bad rules has no policy p1 from before.
+	cfg.SeedFile = ""
+	emu2, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer emu2.Close()
+	if _, err := emu2.Registry().GetPolicy("p1"); err == nil {
+		t.Fatal("policy p1 was created although the seed was refused")
+	}
+	if _, err := emu2.Rules().GetRule("good"); err == nil {
+		t.Fatal("rule good was created although the seed was refused")
 	}
 }

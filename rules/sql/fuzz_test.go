@@ -22,3 +22,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTemplate feeds substitution templates to the template parser and renders what parses.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"${topic()}/out", "$$aws/things/${topic(2)}/shadow/update", "${get({'a':'}'}, 'a')}", "a${", "${x + 1}-${clientid()}"} {
+		f.Add(s, `{"x":1}`)
+	}
+	f.Fuzz(func(t *testing.T, tmpl, payload string) {
+		tp, err := ParseTemplate(tmpl, Version20160323)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error %T is not *Error: %v", err, err)
+			}
+			return
+		}
+		st, _ := Parse("SELECT * FROM 'a/#'", Version20160323)
+		_ = st.Evaluate(&Message{Topic: "a/b", Payload: []byte(payload)}, nil).Render(tp)
+	})
+}
