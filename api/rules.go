@@ -96,7 +96,7 @@ func (s *server) createTopicRule(c *call) (any, error) {
 			}
 		}
 	}
-	return struct{}{}, ruleError(s.cfg.Rules.CreateRule(c.vars["ruleName"], p, tags))
+	return empty{}, ruleError(s.cfg.Rules.CreateRule(c.vars["ruleName"], p, tags))
 }
 
 func (s *server) replaceTopicRule(c *call) (any, error) {
@@ -104,7 +104,7 @@ func (s *server) replaceTopicRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct{}{}, ruleError(s.cfg.Rules.ReplaceRule(c.vars["ruleName"], p))
+	return empty{}, ruleError(s.cfg.Rules.ReplaceRule(c.vars["ruleName"], p))
 }
 
 func (s *server) getTopicRule(c *call) (any, error) {
@@ -116,15 +116,15 @@ func (s *server) getTopicRule(c *call) (any, error) {
 }
 
 func (s *server) deleteTopicRule(c *call) (any, error) {
-	return struct{}{}, ruleError(s.cfg.Rules.DeleteRule(c.vars["ruleName"]))
+	return empty{}, ruleError(s.cfg.Rules.DeleteRule(c.vars["ruleName"]))
 }
 
 func (s *server) enableTopicRule(c *call) (any, error) {
-	return struct{}{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], true))
+	return empty{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], true))
 }
 
 func (s *server) disableTopicRule(c *call) (any, error) {
-	return struct{}{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], false))
+	return empty{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], false))
 }
 
 func (s *server) listTopicRules(c *call) (any, error) {
@@ -223,7 +223,7 @@ func (s *server) getTopicRuleDestination(c *call) (any, error) {
 }
 
 func (s *server) deleteTopicRuleDestination(c *call) (any, error) {
-	return struct{}{}, ruleError(s.cfg.Rules.DeleteDestination(destinationARN(c)))
+	return empty{}, ruleError(s.cfg.Rules.DeleteDestination(destinationARN(c)))
 }
 
 func (s *server) updateTopicRuleDestination(c *call) (any, error) {
@@ -240,7 +240,7 @@ func (s *server) updateTopicRuleDestination(c *call) (any, error) {
 	if in.Status == "" {
 		return nil, invalidRequest("status is required")
 	}
-	return struct{}{}, ruleError(s.cfg.Rules.UpdateDestination(in.Arn, in.Status))
+	return empty{}, ruleError(s.cfg.Rules.UpdateDestination(in.Arn, in.Status))
 }
 
 func (s *server) listTopicRuleDestinations(c *call) (any, error) {
@@ -269,7 +269,7 @@ func (s *server) listTopicRuleDestinations(c *call) (any, error) {
 }
 
 func (s *server) confirmTopicRuleDestination(c *call) (any, error) {
-	return struct{}{}, ruleError(s.cfg.Rules.ConfirmDestination(c.vars["token"]))
+	return empty{}, ruleError(s.cfg.Rules.ConfirmDestination(c.vars["token"]))
 }
 
 // ruleActivity is GET /_iotcore/rules/{ruleName}/activity: the rule's recent evaluations,
