@@ -50,7 +50,8 @@ func startSinkFunction(t *testing.T) (invokeURL string, events <-chan string) {
 	t.Cleanup(func() { sink.Close() })
 
 	addr := freeAddr(t)
-	rie := exec.Command(filepath.Join(rieDir, "aws-lambda-rie"), "--runtime-interface-emulator-address", addr, "--log-level", "error", filepath.Join(dir, "rulesink"))
+	rie := exec.Command(filepath.Join(rieDir, "aws-lambda-rie"), "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", freeAddr(t), "--log-level", "error", filepath.Join(dir, "rulesink"))
 	rie.Dir = dir
 	rie.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_NAME=rulesink", "SINK_URL=http://"+ln.Addr().String()+"/")
 	rie.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

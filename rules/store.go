@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 )
 
 // The store keeps rules and topic rule destinations in one bbolt file, as JSON.
@@ -19,7 +21,7 @@ type store struct{ db *bolt.DB }
 func openStore(path string) (*store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("open rules store %s: %w", path, err)
+		return nil, fmt.Errorf("open rules store %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRules, bucketDestinations} {
