@@ -184,3 +184,20 @@ func TestDocsListEveryFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestDeepPayload: a payload nested beyond the bound is treated as non-JSON, not parsed.
+func TestDeepPayload(t *testing.T) {
+	st, err := Parse("SELECT a FROM 'x'", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := `{"a":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "}"
+	ev := st.Evaluate(&Message{Topic: "x", Payload: []byte(deep)}, nil)
+	if got := string(ev.Payload()); got != "{}" {
+		t.Fatalf("got %.40s", got)
+	}
+	ok := `{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "}"
+	if got := string(st.Evaluate(&Message{Topic: "x", Payload: []byte(ok)}, nil).Payload()); got != ok {
+		t.Fatalf("got %.40s", got)
+	}
+}

@@ -93,7 +93,7 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 func ParseJSON(data []byte) (Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := decodeValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -103,15 +103,22 @@ func ParseJSON(data []byte) (Value, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (Value, error) {
+// maxJSONDepth bounds the nesting of a payload the engine parses (encoding/json's own limit is
+// 10 000; rules never need that much, and the recursion stays shallow).
+const maxJSONDepth = 1000
+
+func decodeValue(dec *json.Decoder, depth int) (Value, error) {
+	if depth > maxJSONDepth {
+		return nil, fmt.Errorf("JSON nested more than %d levels", maxJSONDepth)
+	}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	return fromToken(dec, tok)
+	return fromToken(dec, tok, depth)
 }
 
-func fromToken(dec *json.Decoder, tok json.Token) (Value, error) {
+func fromToken(dec *json.Decoder, tok json.Token, depth int) (Value, error) {
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
@@ -123,7 +130,7 @@ func fromToken(dec *json.Decoder, tok json.Token) (Value, error) {
 					return nil, err
 				}
 				k, _ := kt.(string)
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -136,7 +143,7 @@ func fromToken(dec *json.Decoder, tok json.Token) (Value, error) {
 		case '[':
 			arr := []any{}
 			for dec.More() {
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
