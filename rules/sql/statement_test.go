@@ -34,6 +34,20 @@ func TestStatements(t *testing.T) {
 		{"multiline", "", "SELECT\n  x\nFROM 'a/b'\nWHERE x = 1", "a/b", `{"x":1}`, true, `{"x":1}`},
 		{"searched case", "", "SELECT CASE WHEN x > 5 THEN 'big' ELSE 'small' END AS size FROM 'a/b'", "a/b", `{"x":9}`, true, `{"size":"big"}`},
 		{"member named value", "", "SELECT state.value AS v FROM 'a/b'", "a/b", `{"state":{"value":3}}`, true, `{"v":3}`},
+		// AWS's SELECT and WHERE reference examples (iot-sql-select, iot-sql-where).
+		{"doc select alias", "", "SELECT color AS my_color FROM 'topic/subtopic'", "topic/subtopic", `{"color":"red","temperature":50}`, true, `{"my_color":"red"}`},
+		{"doc select star", "", "SELECT * FROM 'topic/subtopic'", "topic/subtopic", `{"color":"red","temperature":50}`, true, `{"color":"red","temperature":50}`},
+		{"doc select nested alias", "", "SELECT color.red as red_value FROM 'topic/subtopic'", "topic/subtopic", `{"color":{"red":255,"green":0,"blue":0}}`, true, `{"red_value":255}`},
+		{"doc select value", "", "SELECT VALUE color FROM 'topic/subtopic'", "topic/subtopic", `{"color":{"red":255,"green":0,"blue":0}}`, true, `{"red":255,"green":0,"blue":0}`},
+		{"doc select star plus", "", "SELECT *, 15 as speed FROM 'topic/subtopic'", "topic/subtopic", `{"color":"red","temperature":50}`, true, `{"color":"red","temperature":50,"speed":15}`},
+		{"doc where equals", "", "SELECT * FROM 'topic/subtopic' WHERE color = 'red'", "topic/subtopic", `{"color":"red"}`, true, `{"color":"red"}`},
+		{"doc where not equals", "", "SELECT * FROM 'topic/subtopic' WHERE color = 'red'", "topic/subtopic", `{"color":"blue"}`, false, ``},
+		{"doc where numeric", "", "SELECT * FROM 'topic/subtopic' WHERE temperature > 50", "topic/subtopic", `{"temperature":60}`, true, `{"temperature":60}`},
+		{"doc from wildcard", "", "SELECT * FROM 'topic/+'", "topic/subtopic", `{"a":1}`, true, `{"a":1}`},
+		{"doc binary encode", "2016-03-23", "SELECT encode(*, 'base64') AS data FROM 'a/b'", "a/b", "\x01\x02", true, `{"data":"AQI="}`},
+		{"doc where on decoded number", "2016-03-23", "SELECT * FROM 'a/b' WHERE decode(encode(*, 'base64'), 'base64') > 50", "a/b", "80", true, "80"},
+		{"doc case alias", "", "SELECT CASE color WHEN 'green' THEN 'go' WHEN 'yellow' THEN 'caution' WHEN 'red' THEN 'stop' ELSE 'you are not at a stop light' END as instructions FROM 'topic/subtopic'", "topic/subtopic", `{"color":"red"}`, true, `{"instructions":"stop"}`},
+		{"doc nested sensors", "2016-03-23", "SELECT (SELECT VALUE n FROM e) AS sensors FROM 'my/topic'", "my/topic", `{"e":[{"n":"temperature","u":"Cel","t":1234,"v":22.5},{"n":"light","u":"lm","t":1235,"v":135}]}`, true, `{"sensors":["temperature","light"]}`},
 		{"nested select with star", "2016-03-23", "SELECT (SELECT * FROM e WHERE v > 40) AS high FROM 'a/b'", "a/b", `{"e":[{"v":30},{"v":60}]}`, true, `{"high":[{"v":60}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
