@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	paho5 "github.com/eclipse/paho.golang/paho"
+	"github.com/google/uuid"
 )
 
 // TestRuleMQTT5PropertiesAndHeaders: an MQTT 5 publish's properties reach the SQL
@@ -21,7 +23,7 @@ func TestRuleMQTT5PropertiesAndHeaders(t *testing.T) {
 	_, err := cp.CreateTopicRule(ctx, &iot.CreateTopicRuleInput{
 		RuleName: aws.String("props"),
 		TopicRulePayload: &iottypes.TopicRulePayload{
-			Sql:              aws.String("SELECT get_mqtt_property('content_type') AS ct, get_mqtt_property('format_indicator') AS fmt, get_user_properties('k') AS ks, sourceip() AS ip, principal() AS p FROM 'things/+/props'"),
+			Sql:              aws.String("SELECT get_mqtt_property('content_type') AS ct, get_mqtt_property('format_indicator') AS fmt, get_user_properties('k') AS ks, sourceip() AS ip, principal() AS p, traceid() AS tr FROM 'things/+/props'"),
 			AwsIotSqlVersion: aws.String("2016-03-23"),
 			Actions: []iottypes.Action{{Republish: &iottypes.RepublishAction{
 				RoleArn: aws.String(roleArn), Topic: aws.String("things/m5/out"), Qos: aws.Int32(1),
@@ -63,7 +65,14 @@ func TestRuleMQTT5PropertiesAndHeaders(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no republished message")
 	}
-	if string(p.Payload) != `{"ct":"text/plain","fmt":"UTF8_DATA","ks":["a","b"],"ip":"127.0.0.1","p":"`+d.CertificateID+`"}` {
+	var res map[string]any
+	json.Unmarshal(p.Payload, &res)
+	tr, _ := res["tr"].(string)
+	if _, err := uuid.Parse(tr); err != nil {
+		t.Errorf("traceid() %q is not a UUID", tr)
+	}
+	delete(res, "tr")
+	if b, _ := json.Marshal(res); string(b) != `{"ct":"text/plain","fmt":"UTF8_DATA","ip":"127.0.0.1","ks":["a","b"],"p":"`+d.CertificateID+`"}` {
 		t.Errorf("payload %s", p.Payload)
 	}
 	pr := p.Properties

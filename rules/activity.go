@@ -3,11 +3,8 @@ package rules
 import (
 	"encoding/base64"
 	"encoding/json"
-	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Evaluation is one entry of a rule's activity: a message the rule's FROM matched (or that
@@ -90,11 +87,3 @@ func resultJSON(payload []byte) json.RawMessage {
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-func traceOrNew(id string) string {
-	if id != "" {
-		return id
-	}
-	return uuid.NewString()
-}
-
-var _ sync.Locker = (*sync.Mutex)(nil)

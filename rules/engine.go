@@ -280,9 +280,6 @@ func (e *Engine) worker() {
 // process evaluates one message against the rules it concerns.
 func (e *Engine) process(m Message) {
 	snap := e.rules.Load()
-	if m.MQTT && m.TraceID == "" {
-		m.TraceID = uuid.NewString()
-	}
 	if m.IngestRule != "" {
 		c := snap.byName[m.IngestRule]
 		if c == nil || c.rule.Disabled || c.stmt == nil {
@@ -308,6 +305,9 @@ type failure struct {
 
 // run evaluates a rule on a message and performs its actions.
 func (e *Engine) run(c *compiled, m *Message) {
+	if c.usesTrace && m.MQTT && m.TraceID == "" {
+		m.TraceID = uuid.NewString() // made only for rules that read it (a random UUID costs)
+	}
 	opts := &sql.Options{Account: e.opts.Account, Data: e.opts.Data, Now: e.opts.Now}
 	ev := c.stmt.Evaluate(&m.Message, opts)
 	rec := Evaluation{Time: e.opts.Now().UTC(), Topic: m.OriginalTopic, ClientID: m.ClientID, Matched: ev.Matched, Actions: []ActionOutcome{}}
@@ -335,10 +335,13 @@ func (e *Engine) run(c *compiled, m *Message) {
 		}
 	}
 	if len(failures) > 0 && c.errorAction != nil {
+		if m.TraceID == "" {
+			m.TraceID = uuid.NewString()
+		}
 		body, _ := json.Marshal(map[string]any{
 			"ruleName":              c.rule.Name,
 			"topic":                 m.OriginalTopic,
-			"cloudwatchTraceId":     traceOrNew(m.TraceID),
+			"cloudwatchTraceId":     m.TraceID,
 			"clientId":              clientIDOrNA(m.ClientID),
 			"base64OriginalPayload": b64(m.Payload),
 			"failures":              failures,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ type compiled struct {
 	filter      []string // FROM split in levels; nil = Basic Ingest only
 	actions     []action
 	errorAction action
+	// usesTrace is set when the statement or a template calls traceid(): only then is a
+	// message's trace ID made.
+	usesTrace bool
 }
 
 // compile checks a payload and builds what runs it. Every error names the member.
@@ -109,7 +113,12 @@ func (e *Engine) compile(name string, p *Payload) (*compiled, error) {
 	if len(p.Description) > 2028 {
 		return nil, errorf(ErrInvalidRequest, "topicRulePayload.description is longer than 2028 characters")
 	}
-	c := &compiled{stmt: stmt}
+	c := &compiled{stmt: stmt, usesTrace: slices.Contains(stmt.Functions(), "traceid")}
+	for _, a := range append(append([]json.RawMessage{}, p.Actions...), p.ErrorAction) {
+		if strings.Contains(strings.ToLower(string(a)), "traceid") {
+			c.usesTrace = true
+		}
+	}
 	if f := stmt.Topic(); f != "" {
 		c.filter = strings.Split(f, "/")
 	}
