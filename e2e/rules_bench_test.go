@@ -39,7 +39,7 @@ func benchPublish(b *testing.B, c paho.Client, topic string, n, window int) {
 // BenchmarkRuleSelectWhereRepublish: messages/s through a SELECT/WHERE + republish rule, from a
 // device's QoS 1 PUBLISH to the delivery of the rule's republished message to a subscriber.
 func BenchmarkRuleSelectWhereRepublish(b *testing.B) {
-	emu := startEmulatorB(b)
+	emu := startRulesEmulatorB(b)
 	if err := emu.Rules().CreateRule("bench", benchPayload(b, `{"sql":"SELECT v, topic(2) AS device, v * 2 AS doubled FROM 'things/+/in' WHERE v > 0","awsIotSqlVersion":"2016-03-23","actions":[{"republish":{"roleArn":"arn:aws:iam::1:role/r","topic":"things/${topic(2)}/out"}}]}`), nil); err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func BenchmarkRuleSelectWhereRepublish(b *testing.B) {
 func BenchmarkBrokerQoS1WithRules(b *testing.B) {
 	for _, n := range []int{0, 10} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			emu := startEmulatorB(b)
+			emu := startRulesEmulatorB(b)
 			for i := range n {
 				p := benchPayload(b, `{"sql":"SELECT v FROM 'things/#' WHERE v < 0","actions":[{"republish":{"roleArn":"arn:aws:iam::1:role/r","topic":"things/never"}}]}`)
 				if err := emu.Rules().CreateRule(fmt.Sprintf("r%d", i), p, nil); err != nil {
@@ -111,8 +111,8 @@ func benchPayload(b *testing.B, s string) *rules.Payload {
 	return p
 }
 
-// startEmulatorB starts an emulator for a benchmark, logging warnings only.
-func startEmulatorB(b *testing.B) *emulator.Emulator {
+// startRulesEmulatorB starts an emulator for a benchmark, logging warnings only.
+func startRulesEmulatorB(b *testing.B) *emulator.Emulator {
 	cfg := emulator.TestConfig(b.TempDir())
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	emu, err := emulator.New(cfg)
