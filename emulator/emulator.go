@@ -302,7 +302,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
-		Jobs: e.jobs,
+		Jobs:  e.jobs,
 		Rules: e.rules,
 	})
 }
