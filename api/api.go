@@ -27,6 +27,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -97,6 +98,9 @@ type Config struct {
 	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
 	// API out.
 	Jobs *jobs.Service
+	// Rules is the rules engine behind the topic rule operations (rules.go); nil leaves them
+	// out.
+	Rules *rules.Engine
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

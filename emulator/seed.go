@@ -31,7 +31,8 @@ type Seed struct {
 	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
 	// TLSFaults are fault injection rules, NAME[@TARGET], as serve --tls-fault takes them.
-	TLSFaults []string `json:"tlsFaults"`
+	TLSFaults []string   `json:"tlsFaults"`
+	Rules     []SeedRule `json:"rules"`
 }
 
 // SeedFunction routes a function's invocations to a URL, as serve --function ARN=URL does.
@@ -247,6 +248,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := seed.validate(exists); err != nil {
 		return err
 	}
+	if err := e.checkSeedRules(seed.Rules); err != nil {
+		return err
+	}
 	if rules, _ := parseTLSFaults(seed.TLSFaults, "tlsFaults"); e.faults != nil {
 		if err := e.addTLSFaults(rules); err != nil {
 			return fmt.Errorf("tlsFaults: %w", err)
@@ -280,7 +284,10 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
-	return e.applySeedJobs(seed.Jobs)
+	if err := e.applySeedJobs(seed.Jobs); err != nil {
+		return err
+	}
+	return e.applySeedRules(seed.Rules)
 }
 
 // ensureThingTypes creates the declared thing types and those the seed's things name.
