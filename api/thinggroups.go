@@ -80,14 +80,17 @@ func (s *server) describeThingGroup(c *call) (any, error) {
 		return nil, fmt.Errorf("describe thing group %q: %w", name, err)
 	}
 	out := describeThingGroupResponse{
-		ThingGroupName: g.Name,
-		ThingGroupID:   g.ID,
-		ThingGroupArn:  g.ARN,
-		Version:        g.Version,
-		ThingGroupProperties: thingGroupProperties{
-			AttributePayload: &attributePayload{Attributes: nonNilAttributes(g.Attributes)},
-		},
+		ThingGroupName:     g.Name,
+		ThingGroupID:       g.ID,
+		ThingGroupArn:      g.ARN,
+		Version:            g.Version,
 		ThingGroupMetadata: thingGroupMetadata{ParentGroupName: g.ParentName, CreationDate: epochSeconds(g.CreationDate)},
+	}
+	// AWS leaves attributePayload out for a group without attributes (things keep
+	// "attributes":{}); Terraform's aws_iot_thing_group reads an empty payload as a block and
+	// never converges.
+	if len(g.Attributes) > 0 {
+		out.ThingGroupProperties.AttributePayload = &attributePayload{Attributes: g.Attributes}
 	}
 	if g.Description != "" {
 		out.ThingGroupProperties.ThingGroupDescription = &g.Description

@@ -20,6 +20,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -50,6 +51,12 @@ type Emulator struct {
 	ready       atomic.Bool
 	closeOnce   sync.Once
 	closeErr    error
+
+	// Fleet indexing, the credentials provider's issued keys and the IoT log level
+	// (fleetindex.go, iotlogging.go).
+	index     *index.Index
+	tempCreds *api.TemporaryCredentials
+	iotLog    *iotLogLevel
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -94,9 +101,15 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
-	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now, Logger: e.log.With("component", "shadow")})
+	e.iotLog = newIoTLogLevel()
+	e.iotLog.set(api.StoredLogLevel(e.registry))
+	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now,
+		Logger: e.iotLog.wrap(e.log.With("component", "shadow")), OnChange: e.shadowChanged})
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
+	}
+	if err := e.openIndex(); err != nil {
+		return err
 	}
 	if err := e.startBroker(); err != nil {
 		return err
@@ -142,10 +155,11 @@ func (e *Emulator) startBroker() error {
 		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
-		Logger:            e.log.With("component", "authorizer"),
+		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
-		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
+		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
+		OnPresence: e.presenceChanged,
 	})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
 	var err error
@@ -272,6 +286,9 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
+		Index:                e.index,
+		TemporaryCredentials: e.tempCreds,
+		LoggingChanged:       e.iotLog.set,
 	})
 }
 
@@ -323,6 +340,9 @@ func (e *Emulator) Close() error {
 		}
 		if e.unwatch != nil {
 			e.unwatch()
+		}
+		if e.index != nil {
+			_ = e.index.Close()
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

@@ -167,6 +167,10 @@ const (
 	// the matching event type is enabled by UpdateEventConfigurations. Publications holds the
 	// registry event messages AWS publishes for it, to be published as they are.
 	RegistryChanged
+	// ThingChanged says ThingName was created, updated or deleted, or joined or left a thing
+	// group or billing group. It is sent whatever the event configurations (fleet indexing
+	// follows it).
+	ThingChanged
 )
 
 // Event is a committed change, delivered to watchers after the transaction.
@@ -176,6 +180,7 @@ type Event struct {
 	Status          CertificateStatus
 	PolicyName      string
 	CACertificateID string // CertificateRegistered
+	ThingName       string // ThingChanged
 	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON
 	// payload, ready to send, QoS 0, not retained), so that whoever owns the broker can publish
 	// them without knowing their shapes. Empty for most kinds.
