@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -187,7 +188,12 @@ func (s *server) setV2LoggingLevel(c *call) (any, error) {
 		return nil, invalidRequest("logTarget.targetName: required for target type %s", in.LogTarget.TargetType)
 	}
 	if in.LogTarget.TargetType == "THING_GROUP" {
+		// SetV2LoggingLevel's model has no ResourceNotFoundException: a missing group is an
+		// invalid request.
 		if _, err := s.reg.DescribeThingGroup(name); err != nil {
+			if errors.Is(err, registry.ErrNotFound) {
+				return nil, invalidRequest("logTarget.targetName: thing group %s does not exist", name)
+			}
 			return nil, fmt.Errorf("logging level of thing group %q: %w", name, err)
 		}
 	}
