@@ -158,18 +158,22 @@ func lex(q string) ([]token, error) {
 			continue
 		case r == '(':
 			toks = append(toks, token{kind: tLParen, pos: i + 1, text: "("})
+			afterOp = false
 			i++
 			continue
 		case r == ')':
 			toks = append(toks, token{kind: tRParen, pos: i + 1, text: ")"})
+			afterOp = false
 			i++
 			continue
 		case r == '[' || r == '{':
 			toks = append(toks, token{kind: tLBracket, pos: i + 1, text: string(r)})
+			afterOp = false
 			i++
 			continue
 		case r == ']' || r == '}':
 			toks = append(toks, token{kind: tRBracket, pos: i + 1, text: string(r)})
+			afterOp = false
 			i++
 			continue
 		case r == '-' && !afterOp && i+1 < len(rs) && !unicode.IsSpace(rs[i+1]) && (len(toks) == 0 || (toks[len(toks)-1].kind != tLBracket && toks[len(toks)-1].kind != tTo)):
