@@ -50,7 +50,7 @@ func (x *Index) fieldType(field string) (string, error) {
 	t := x.cfg.Thing
 	for _, fs := range [][]Field{t.ManagedFields, t.CustomFields} {
 		for _, f := range fs {
-			if f.Name == field || (strings.Contains(f.Name, "*") && glob(strings.ToLower(strings.ReplaceAll(f.Name, "*", string(wildStar))), strings.ToLower(field))) {
+			if f.Name == field || (strings.Contains(f.Name, "*") && glob([]rune(strings.ReplaceAll(f.Name, "*", string(wildStar))), field)) {
 				return f.Type, nil
 			}
 		}
@@ -92,6 +92,7 @@ func (x *Index) aggregate(indexName, query, field string) (typ string, vals []va
 // GetStatistics is GetStatistics: count, and for Number and Boolean fields the numeric
 // statistics (a Boolean counts as 0 or 1).
 func (x *Index) GetStatistics(indexName, query, field string) (Statistics, error) {
+	x.freshen()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if field == "" {
@@ -125,6 +126,7 @@ func (x *Index) GetStatistics(indexName, query, field string) (Statistics, error
 // GetCardinality is GetCardinality: the number of distinct values of the field in the
 // matching things.
 func (x *Index) GetCardinality(indexName, query, field string) (int, error) {
+	x.freshen()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if field == "" {
@@ -155,6 +157,7 @@ func (x *Index) GetPercentiles(indexName, query, field string, percents []float6
 	if len(percents) == 0 {
 		percents = defaultPercents
 	}
+	x.freshen()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	typ, vals, _, err := x.aggregate(indexName, query, field)
@@ -192,6 +195,7 @@ func (x *Index) GetBuckets(indexName, query, field string, max int) ([]Bucket, i
 	if max < 1 || max > maxBuckets {
 		return nil, 0, fmt.Errorf("%w: bucketsAggregationType.termsAggregation.maxBuckets: must be between 1 and %d", ErrInvalidRequest, maxBuckets)
 	}
+	x.freshen()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	_, vals, matched, err := x.aggregate(indexName, query, field)

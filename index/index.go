@@ -68,6 +68,10 @@ type Index struct {
 	docs  map[string]*document // thing name → document (nil while indexing is OFF)
 	conns map[string]Presence  // client id → last presence (while connectivity is on)
 	named map[string]struct{}  // named shadows indexed (from the filter)
+	// stale lists the documents a shadow update or a connect/disconnect changed since the last
+	// query: the event paths only mark them, and the next query reads and flattens them again
+	// (freshen), so a device's message path pays a map write, not a read of the shadow store.
+	stale map[string]struct{}
 }
 
 // document is one thing's indexed state.
@@ -75,6 +79,8 @@ type document struct {
 	m       registry.ThingMembership
 	shadows map[string]map[string]any // shadow name ("" classic) → its document
 	fields  fields
+	// staleShadows are the shadows to read again at the next freshen.
+	staleShadows map[string]struct{}
 }
 
 // New opens the index with the configuration stored in the registry and builds it if it is
@@ -151,6 +157,7 @@ func (x *Index) rebuild() error {
 		x.conns = map[string]Presence{}
 	}
 	x.named = map[string]struct{}{}
+	x.stale = map[string]struct{}{}
 	if t.NamedShadowIndexingMode == ModeOn && t.Filter != nil {
 		for _, n := range t.Filter.NamedShadowNames {
 			x.named[n] = struct{}{}
@@ -247,36 +254,57 @@ func (x *Index) loadShadowsFor(d *document, m registry.ThingMembership) {
 	x.loadShadows(d)
 }
 
-// ShadowChanged is told that a shadow was updated or deleted; the index reads it again when it
-// indexes that shadow. One atomic load when shadow indexing is off.
+// ShadowChanged is told that a shadow was updated or deleted. It only marks the document: the
+// next query reads the shadow again. One atomic load when shadow indexing is off.
 func (x *Index) ShadowChanged(k shadow.Key) {
 	if !x.shadowOn.Load() {
 		return
 	}
-	x.mu.RLock()
-	_, named := x.named[k.Name]
-	classic := k.Name == "" && x.cfg.Thing.ThingIndexingMode == ModeRegistryAndShadow
-	_, known := x.docs[k.Thing]
-	x.mu.RUnlock()
-	if !known || !(classic || named) {
-		return // shadows of unregistered things, and shadows not configured, are not indexed
-	}
-	doc := x.readShadow(k)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	_, named := x.named[k.Name]
+	classic := k.Name == "" && x.cfg.Thing.ThingIndexingMode == ModeRegistryAndShadow
 	d := x.docs[k.Thing]
-	if d == nil {
+	if d == nil || !(classic || named) {
+		return // shadows of unregistered things, and shadows not configured, are not indexed
+	}
+	if d.staleShadows == nil {
+		d.staleShadows = map[string]struct{}{}
+	}
+	d.staleShadows[k.Name] = struct{}{}
+	x.stale[k.Thing] = struct{}{}
+}
+
+// freshen reads again the shadows marked stale and flattens the stale documents. Called before
+// every query.
+func (x *Index) freshen() {
+	x.mu.RLock()
+	n := len(x.stale)
+	x.mu.RUnlock()
+	if n == 0 {
 		return
 	}
-	if doc == nil {
-		delete(d.shadows, k.Name)
-	} else {
-		if d.shadows == nil {
-			d.shadows = map[string]map[string]any{}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for name := range x.stale {
+		d := x.docs[name]
+		if d == nil {
+			continue
 		}
-		d.shadows[k.Name] = doc
+		for sh := range d.staleShadows {
+			if doc := x.readShadow(shadow.Key{Thing: name, Name: sh}); doc != nil {
+				if d.shadows == nil {
+					d.shadows = map[string]map[string]any{}
+				}
+				d.shadows[sh] = doc
+			} else {
+				delete(d.shadows, sh)
+			}
+		}
+		d.staleShadows = nil
+		d.fields = x.flatten(d)
 	}
-	d.fields = x.flatten(d)
+	clear(x.stale)
 }
 
 // Presence is a connect or disconnect of an MQTT client, for connectivity indexing (AWS
@@ -289,8 +317,8 @@ type Presence struct {
 	Version          int64
 }
 
-// PresenceChanged records a connect or disconnect. One atomic load when connectivity indexing
-// is off.
+// PresenceChanged records a connect or disconnect; the document is flattened again at the
+// next query. One atomic load when connectivity indexing is off.
 func (x *Index) PresenceChanged(p Presence) {
 	if !x.connOn.Load() {
 		return
@@ -304,8 +332,8 @@ func (x *Index) PresenceChanged(p Presence) {
 		return // the disconnect of a connection a newer one took over
 	}
 	x.conns[p.ClientID] = p
-	if d := x.docs[p.ClientID]; d != nil {
-		d.fields = x.flatten(d)
+	if _, ok := x.docs[p.ClientID]; ok {
+		x.stale[p.ClientID] = struct{}{}
 	}
 }
 
@@ -513,6 +541,7 @@ func (x *Index) searchThings(n node, after string, max int) (SearchResult, error
 	if err := x.thingsReady(); err != nil {
 		return SearchResult{}, err
 	}
+	x.freshen()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	names := x.matchingThings(n)

@@ -3,6 +3,7 @@ package index
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // value is one indexed value of a field: its lowercased text and, for JSON numbers (and
@@ -68,19 +69,14 @@ func matches(n node, f fields) bool {
 }
 
 func anyMatches(t termNode, vs []value) bool {
-	var qn float64
-	qnum := false
-	if !t.pattern {
-		qn, qnum = numberOf(t.value)
-	}
 	for _, v := range vs {
 		switch {
 		case t.pattern:
-			if glob(t.value, v.s) {
+			if glob(t.runes, v.s) {
 				return true
 			}
-		case qnum && v.num:
-			if v.n == qn {
+		case t.isNum && v.num:
+			if v.n == t.num {
 				return true
 			}
 		case v.s == t.value:
@@ -93,18 +89,14 @@ func anyMatches(t termNode, vs []value) bool {
 // inRange compares numerically when the value is a number and the bounds are numbers, else
 // as (lowercased) strings.
 func inRange(r rangeNode, v value) bool {
-	if v.num {
-		lo, loOK := numberOf(r.lo)
-		hi, hiOK := numberOf(r.hi)
-		if (r.lo == "" || loOK) && (r.hi == "" || hiOK) {
-			if r.lo != "" && (v.n < lo || (v.n == lo && !r.loIncl)) {
-				return false
-			}
-			if r.hi != "" && (v.n > hi || (v.n == hi && !r.hiIncl)) {
-				return false
-			}
-			return true
+	if v.num && r.numeric {
+		if r.lo != "" && (v.n < r.loN || (v.n == r.loN && !r.loIncl)) {
+			return false
 		}
+		if r.hi != "" && (v.n > r.hiN || (v.n == r.hiN && !r.hiIncl)) {
+			return false
+		}
+		return true
 	}
 	if v.bool {
 		return false
@@ -125,22 +117,24 @@ func inRange(r rangeNode, v value) bool {
 }
 
 // glob matches s against a pattern whose wildStar matches any run of characters and wildOne
-// exactly one. Iterative with one backtrack point: linear-ish, no recursion.
-func glob(pattern, s string) bool {
-	p, t := []rune(pattern), []rune(s)
+// exactly one. Iterative with one backtrack point, over s's bytes decoded as UTF-8 as it goes,
+// so that it allocates nothing.
+func glob(p []rune, s string) bool {
 	pi, ti := 0, 0
 	star, mark := -1, 0
-	for ti < len(t) {
+	for ti < len(s) {
+		r, size := utf8.DecodeRuneInString(s[ti:])
 		switch {
-		case pi < len(p) && (p[pi] == wildOne || p[pi] == t[ti]):
+		case pi < len(p) && (p[pi] == wildOne || p[pi] == r):
 			pi++
-			ti++
+			ti += size
 		case pi < len(p) && p[pi] == wildStar:
 			star, mark = pi, ti
 			pi++
 		case star >= 0:
 			pi = star + 1
-			mark++
+			_, msize := utf8.DecodeRuneInString(s[mark:])
+			mark += msize
 			ti = mark
 		default:
 			return false

@@ -49,12 +49,17 @@ type (
 		value   string // lowercased; wildcards live in pattern
 		pattern bool   // value holds unescaped * or ? (as \x01 and \x02)
 		exists  bool   // field:*
+		runes   []rune // the pattern's runes, when pattern
+		num     float64
+		isNum   bool // value is a number (compared numerically with numeric values)
 	}
 	// rangeNode is field:[lo TO hi] (or { }), or a comparison (one bound open: "" means none).
 	rangeNode struct {
 		field          string
 		lo, hi         string
 		loIncl, hiIncl bool
+		loN, hiN       float64
+		numeric        bool // every given bound is a number
 	}
 )
 
@@ -402,7 +407,7 @@ func (p *parser) word(t token, depth int) (node, error) {
 		case "<=":
 			r.hi, r.hiIncl = val, true
 		}
-		return r, nil
+		return newRange(r), nil
 	}
 	switch n := p.peek(); n.kind {
 	case tLBracket:
@@ -531,7 +536,28 @@ func (p *parser) value(field string, t token) (node, error) {
 			return nil, &QueryError{Pos: t.pos, Message: "a query with a leading wildcard may be at most 100 characters long"}
 		}
 	}
-	return termNode{field: field, value: v, pattern: wild}, nil
+	return newTerm(field, v, wild), nil
+}
+
+// newTerm makes a term node with what matching needs precomputed, so that matching a document
+// allocates nothing.
+func newTerm(field, v string, wild bool) termNode {
+	t := termNode{field: field, value: v, pattern: wild}
+	if wild {
+		t.runes = []rune(v)
+	} else {
+		t.num, t.isNum = numberOf(v)
+	}
+	return t
+}
+
+// newRange makes a range node with its numeric bounds precomputed.
+func newRange(r rangeNode) rangeNode {
+	lo, loOK := numberOf(r.lo)
+	hi, hiOK := numberOf(r.hi)
+	r.loN, r.hiN = lo, hi
+	r.numeric = (r.lo == "" || loOK) && (r.hi == "" || hiOK)
+	return r
 }
 
 // rangeValue parses [lo TO hi] with [ or { at each end.
@@ -567,7 +593,7 @@ func (p *parser) rangeValue(field string) (node, error) {
 		h = ""
 	}
 	p.terms++
-	return rangeNode{field: field, lo: l, hi: h, loIncl: open.text == "[" && l != "", hiIncl: cl.text == "]" && h != ""}, nil
+	return newRange(rangeNode{field: field, lo: l, hi: h, loIncl: open.text == "[" && l != "", hiIncl: cl.text == "]" && h != ""}), nil
 }
 
 // unescape resolves quotes and backslash escapes of a value, lowercases it and marks its
