@@ -28,6 +28,7 @@ func (s *server) addControlPlaneRoutes(rt *router) {
 	rt.add(http.MethodPost, "/v2LoggingLevel", "SetV2LoggingLevel", s.setV2LoggingLevel)
 	rt.add(http.MethodGet, "/v2LoggingLevel", "ListV2LoggingLevels", s.listV2LoggingLevels)
 	rt.add(http.MethodDelete, "/v2LoggingLevel", "DeleteV2LoggingLevel", s.deleteV2LoggingLevel)
-	// Fleet indexing.
+	// Fleet indexing and dynamic thing groups.
 	s.addIndexingRoutes(rt)
+	s.addDynamicGroupRoutes(rt)
 }

@@ -70,6 +70,11 @@ type describeThingGroupResponse struct {
 	Version              int64                `json:"version"`
 	ThingGroupProperties thingGroupProperties `json:"thingGroupProperties"`
 	ThingGroupMetadata   thingGroupMetadata   `json:"thingGroupMetadata"`
+	// Dynamic thing groups only.
+	Status       string `json:"status,omitempty"`
+	IndexName    string `json:"indexName,omitempty"`
+	QueryString  string `json:"queryString,omitempty"`
+	QueryVersion string `json:"queryVersion,omitempty"`
 }
 
 // describeThingGroup is DescribeThingGroup: GET /thing-groups/{thingGroupName}.
@@ -91,6 +96,11 @@ func (s *server) describeThingGroup(c *call) (any, error) {
 	// never converges.
 	if len(g.Attributes) > 0 {
 		out.ThingGroupProperties.AttributePayload = &attributePayload{Attributes: g.Attributes}
+	}
+	if q := g.Dynamic; q != nil {
+		// Members are evaluated as things change; the emulator has no backfill phase, so the
+		// group is ACTIVE from the start.
+		out.Status, out.IndexName, out.QueryString, out.QueryVersion = "ACTIVE", q.IndexName, q.QueryString, q.QueryVersion
 	}
 	if g.Description != "" {
 		out.ThingGroupProperties.ThingGroupDescription = &g.Description

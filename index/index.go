@@ -60,8 +60,13 @@ type Index struct {
 	log     *slog.Logger
 	unwatch func()
 
-	// on, shadowOn, connOn are the modes the event paths check without a lock.
-	on, shadowOn, connOn atomic.Bool
+	// on, shadowOn, connOn are the modes the event paths check without a lock; hasDynamic
+	// says dynamic thing groups exist (dynamic.go).
+	on, shadowOn, connOn, hasDynamic atomic.Bool
+
+	kick             chan struct{}
+	done, workerDone chan struct{}
+	closeOnce        sync.Once
 
 	mu    sync.RWMutex
 	cfg   Configuration
@@ -107,14 +112,23 @@ func New(opts Options) (*Index, error) {
 		x.unwatch()
 		return nil, err
 	}
+	dyn, err := x.reg.DynamicThingGroups()
+	if err != nil {
+		x.unwatch()
+		return nil, fmt.Errorf("index: read dynamic thing groups: %w", err)
+	}
+	x.hasDynamic.Store(len(dyn) > 0)
+	x.startWorker()
+	x.maybeKick()
 	return x, nil
 }
 
-// Close stops following the registry.
+// Close stops following the registry and stops the dynamic thing group worker.
 func (x *Index) Close() error {
 	if x.unwatch != nil {
 		x.unwatch()
 	}
+	x.stopWorker()
 	return nil
 }
 
@@ -125,11 +139,21 @@ func (x *Index) Configuration() Configuration {
 	return x.cfg
 }
 
-// UpdateConfiguration checks, stores and applies a configuration, rebuilding the index.
+// UpdateConfiguration checks, stores and applies a configuration, rebuilding the index. Thing
+// indexing cannot be turned off while dynamic thing groups exist.
 func (x *Index) UpdateConfiguration(c Configuration) error {
 	c, err := normalize(c)
 	if err != nil {
 		return err
+	}
+	if c.Thing.ThingIndexingMode == ModeOff {
+		dyn, err := x.reg.DynamicThingGroups()
+		if err != nil {
+			return fmt.Errorf("index: read dynamic thing groups: %w", err)
+		}
+		if len(dyn) > 0 {
+			return fmt.Errorf("%w: thing indexing cannot be turned off while %d dynamic thing groups exist (%s first)", ErrInvalidRequest, len(dyn), dyn[0].Name)
+		}
 	}
 	if err := x.reg.PutSetting(settingKey, c); err != nil {
 		return fmt.Errorf("index: store the configuration: %w", err)
@@ -137,7 +161,11 @@ func (x *Index) UpdateConfiguration(c Configuration) error {
 	x.mu.Lock()
 	x.cfg = c
 	x.mu.Unlock()
-	return x.rebuild()
+	if err := x.rebuild(); err != nil {
+		return err
+	}
+	x.maybeKick()
+	return nil
 }
 
 // rebuild drops the documents and, when thing indexing is on, reads every thing (and its
@@ -237,6 +265,7 @@ func (x *Index) registryChanged(ev registry.Event) {
 	}
 	if !found {
 		delete(x.docs, ev.ThingName)
+		x.maybeKick()
 		return
 	}
 	d := x.docs[ev.ThingName]
@@ -247,6 +276,7 @@ func (x *Index) registryChanged(ev registry.Event) {
 	}
 	d.m = m
 	d.fields = x.flatten(d)
+	x.maybeKick()
 }
 
 func (x *Index) loadShadowsFor(d *document, m registry.ThingMembership) {
@@ -273,6 +303,7 @@ func (x *Index) ShadowChanged(k shadow.Key) {
 	}
 	d.staleShadows[k.Name] = struct{}{}
 	x.stale[k.Thing] = struct{}{}
+	x.maybeKick()
 }
 
 // freshen reads again the shadows marked stale and flattens the stale documents. Called before
@@ -334,6 +365,7 @@ func (x *Index) PresenceChanged(p Presence) {
 	x.conns[p.ClientID] = p
 	if _, ok := x.docs[p.ClientID]; ok {
 		x.stale[p.ClientID] = struct{}{}
+		x.maybeKick()
 	}
 }
 
