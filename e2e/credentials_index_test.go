@@ -111,7 +111,7 @@ func TestCredentialsProviderOverMTLS(t *testing.T) {
 }
 
 // TestFleetIndexFollowsDevices enables fleet indexing and watches a real MQTT device's
-// connects, disconnects and shadow updates reach SearchIndex.
+// connects, disconnects and shadow updates reach SearchIndex and a dynamic thing group.
 func TestFleetIndexFollowsDevices(t *testing.T) {
 	emu := startEmulator(t, "")
 	ctx := t.Context()
@@ -156,11 +156,35 @@ func TestFleetIndexFollowsDevices(t *testing.T) {
 		}
 	}
 	waitFor("connectivity.connected:false", "idx-dev")
+	if _, err := admin.CreateDynamicThingGroup(ctx, &iot.CreateDynamicThingGroupInput{ThingGroupName: aws.String("online"),
+		QueryString: aws.String("connectivity.connected:true")}); err != nil {
+		t.Fatal(err)
+	}
+	// online waits for the dynamic group's members to be want.
+	online := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			l, err := admin.ListThingsInThingGroup(ctx, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String("online")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Equal(l.Things, want) || len(l.Things)+len(want) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("online members %v, want %v", l.Things, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	online()
 	c, err := connectPaho(t, emu.MQTTAddr(), "idx-dev", tlsConfig(t, dev), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	docs := waitFor("connectivity.connected:true", "idx-dev")
+	online("idx-dev")
 	if docs[0].Connectivity == nil || aws.ToInt64(docs[0].Connectivity.Timestamp) == 0 {
 		t.Fatalf("connectivity %+v", docs[0].Connectivity)
 	}
@@ -170,6 +194,7 @@ func TestFleetIndexFollowsDevices(t *testing.T) {
 	waitFor("shadow.reported.battery>80", "idx-dev")
 	c.Disconnect(100)
 	docs = waitFor("connectivity.connected:false AND connectivity.disconnectReason:CLIENT_INITIATED_DISCONNECT", "idx-dev")
+	online()
 	if docs[0].Connectivity.DisconnectReason == nil {
 		t.Fatalf("connectivity %+v", docs[0].Connectivity)
 	}
