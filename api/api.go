@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/index"
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -64,6 +65,11 @@ type Config struct {
 	// SigV4Strict refuses unsigned requests and unknown access keys; by default both are
 	// accepted, so that curl and unconfigured SDKs work.
 	SigV4Strict bool
+	// Hosts are the names and listen addresses (host or host:port) that requests not strongly
+	// authenticated may name in their Host header, besides loopback, which is always allowed:
+	// the emulator passes its --endpoint names and listen addresses. A listen address on every
+	// interface (0.0.0.0, ::) allows every IP literal. See crosssite.go.
+	Hosts []string
 	// Broker is the MQTT broker behind the data plane (Publish, retained messages,
 	// DeleteConnection); nil answers those operations with ServiceUnavailableException.
 	Broker Broker
@@ -89,6 +95,10 @@ type Config struct {
 	// Index is fleet indexing behind the indexing, search, aggregation and dynamic thing group
 	// operations (indexing.go); nil leaves those operations out (UnknownOperationException).
 	Index *index.Index
+	// Jobs is the jobs service behind the Jobs operations of the control plane and the
+	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
+	// API out.
+	Jobs *jobs.Service
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing
@@ -120,6 +130,9 @@ type server struct {
 	// settingsMu serialises the read-modify-write of stored account settings (logging levels).
 	settingsMu sync.Mutex
 
+	// hosts is what Config.Hosts allows (crosssite.go).
+	hosts hostAllow
+
 	// warnedRegions records the foreign regions already warned about, so that a client
 	// configured for another region gets one warning, not one per request.
 	warnedRegions sync.Map
@@ -146,6 +159,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger}
 	s.routes = s.routeTable()
+	s.hosts = newHostAllow(append([]string{cfg.Endpoint}, cfg.Hosts...))
 	s.control = plane{name: planeControl, service: "iot", routes: s.routes}
 	s.data = plane{name: planeData, service: "iotdata", routes: s.dataPlaneTable(), methodNotAllowed: true}
 	s.jobsData = plane{name: planeJobsData, service: "iot-jobs-data", routes: s.jobsDataTable()}

@@ -21,7 +21,7 @@ func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
 type route struct {
 	method string
 	op     string   // AWS operation name, for logs
-	segs   []string // pattern segments; "{name}" binds one whole segment
+	segs   []string // pattern segments; "{name}" binds one whole segment, a last "{name+}" the rest of the path
 	handle func(*call) (any, error)
 }
 
@@ -112,6 +112,8 @@ func (s *server) routeTable() router {
 	s.addControlPlaneRoutes(&rt)
 	// Endpoint.
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
+	// Jobs (jobs.go).
+	s.addJobRoutes(&rt)
 	// Emulator-only.
 	rt.add(http.MethodGet, "/health", "Health", s.health)
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)
@@ -120,12 +122,13 @@ func (s *server) routeTable() router {
 }
 
 // dataPlaneTable lists the operations of the data plane (service iotdata, rest-json, the
-// iot:Data-ATS endpoint). Its {topic} is one escaped path segment: the SDKs send a/b as a%2Fb.
+// iot:Data-ATS endpoint). The SDKs send a topic a/b as one escaped segment, a%2Fb; AWS's own
+// curl examples send it with raw slashes (/topics/a/b), which {topic+} accepts too.
 func (s *server) dataPlaneTable() router {
 	var rt router
-	rt.add(http.MethodPost, "/topics/{topic}", "Publish", s.publish)
+	rt.add(http.MethodPost, "/topics/{topic+}", "Publish", s.publish)
 	rt.add(http.MethodGet, "/retainedMessage", "ListRetainedMessages", s.listRetainedMessages)
-	rt.add(http.MethodGet, "/retainedMessage/{topic}", "GetRetainedMessage", s.getRetainedMessage)
+	rt.add(http.MethodGet, "/retainedMessage/{topic+}", "GetRetainedMessage", s.getRetainedMessage)
 	rt.add(http.MethodDelete, "/connections/{clientId}", "DeleteConnection", s.deleteConnection)
 	// Device Shadow (shadow.go), when there is a shadow service; ?name= selects a named shadow.
 	if s.cfg.Shadows != nil {
@@ -137,10 +140,14 @@ func (s *server) dataPlaneTable() router {
 	return rt
 }
 
-// jobsDataTable lists the operations of the jobs data plane (service iot-jobs-data); none yet,
-// so its requests are answered UnknownOperationException.
+// jobsDataTable lists the operations of the jobs data plane (service iot-jobs-data,
+// jobsdata.go), when there is a jobs service.
 func (s *server) jobsDataTable() router {
-	return nil
+	var rt router
+	if s.cfg.Jobs != nil {
+		s.addJobsDataRoutes(&rt)
+	}
+	return rt
 }
 
 // match finds the route for method and escaped path and returns it with the path variables.
@@ -176,13 +183,37 @@ func (rt router) match(method, escapedPath string) (*route, map[string]string, e
 }
 
 // bind matches the unescaped segments against the route's pattern. A variable never matches
-// an empty segment: AWS names are at least one character long.
+// an empty segment: AWS names are at least one character long. A greedy last variable
+// ("{topic+}", Smithy's notation) binds the remaining segments joined by "/", empty levels
+// included, as long as the whole is not empty.
 func (r *route) bind(segs []string) (map[string]string, bool) {
-	if len(segs) != len(r.segs) {
+	n := len(r.segs)
+	last := r.segs[n-1]
+	if !strings.HasSuffix(last, "+}") || len(segs) == n {
+		return bindSegments(r.segs, segs)
+	}
+	if len(segs) < n {
+		return nil, false
+	}
+	vars, ok := bindSegments(r.segs[:n-1], segs[:n-1])
+	rest := strings.Join(segs[n-1:], "/")
+	if !ok || rest == "" {
+		return nil, false
+	}
+	if vars == nil {
+		vars = make(map[string]string, 1)
+	}
+	vars[last[1:len(last)-2]] = rest
+	return vars, true
+}
+
+// bindSegments matches segments one to one against pattern.
+func bindSegments(pattern, segs []string) (map[string]string, bool) {
+	if len(segs) != len(pattern) {
 		return nil, false
 	}
 	var vars map[string]string
-	for i, p := range r.segs {
+	for i, p := range pattern {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 			if segs[i] == "" {
 				return nil, false
@@ -190,7 +221,7 @@ func (r *route) bind(segs []string) (map[string]string, bool) {
 			if vars == nil {
 				vars = make(map[string]string, 2)
 			}
-			vars[p[1:len(p)-1]] = segs[i]
+			vars[strings.TrimSuffix(p[1:len(p)-1], "+")] = segs[i]
 			continue
 		}
 		if segs[i] != p {

@@ -19,8 +19,10 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/index"
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -35,6 +37,8 @@ type Emulator struct {
 	pki         *pki.Authority
 	registry    *registry.Registry
 	shadows     *shadow.Service
+	jobs        *jobs.Service
+	functions   *functions.Client
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
@@ -85,9 +89,16 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 			return err
 		}
 		e.addCredentials(seed.Credentials)
+		e.addFunctions(seed.Functions)
+	}
+	if e.functions, err = functions.New(functions.Config{Routes: e.cfg.Functions, Logger: e.log.With("component", "functions")}); err != nil {
+		return fmt.Errorf("functions: %w", err)
 	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
+		return dataDirError(e.cfg.DataDir, err)
+	}
+	if err := checkWritable(e.cfg.DataDir); err != nil {
+		return err
 	}
 	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)
@@ -111,12 +122,16 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openIndex(); err != nil {
 		return err
 	}
+	if err := e.openJobs(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
 	if err := e.startAPI(); err != nil {
 		return err
 	}
+	e.jobs.Start() // the broker its messages go through is up
 	if seed != nil {
 		if err := e.ApplySeed(ctx, seed, filepath.Dir(e.cfg.SeedFile)); err != nil {
 			return fmt.Errorf("seed file %s: %w", e.cfg.SeedFile, err)
@@ -128,16 +143,21 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		}
 	}
 	e.ready.Store(true)
-	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
+	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", displayPath(e.cfg.DataDir))
 	return nil
 }
 
 // startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
+	caps := hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize)
+	// --write-queue also bounds the QoS 1 messages awaiting one client's PUBACK, so that the one
+	// flag the drop messages name (logging.go) is the one that prevents them.
+	// Mochi counts it in 16 bits.
+	caps.MaximumInflight = uint16(min(max(int(caps.MaximumInflight), e.cfg.WriteQueue), math.MaxUint16))
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
-		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
+		Capabilities:           caps,
+		Logger:                 slog.New(newQuietBrokerHandler(e.log.With("component", "broker").Handler(), e.cfg.WriteQueue)),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
 		// Every connection holds its read buffer for as long as it lives; MQTT packets from
@@ -161,7 +181,8 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
 		OnPresence: e.presenceChanged,
 	})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -193,6 +214,7 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Logger:            e.log.With("component", "listener"),
 	}
@@ -238,6 +260,7 @@ func (e *Emulator) startHTTPS(common listener.Config) error {
 // and the registry events switched on with UpdateEventConfigurations) are published on MQTT.
 func (e *Emulator) registryChanged(ev registry.Event) {
 	e.authorizer.CertificateChanged(ev)
+	e.jobsRegistryChanged(ev)
 	for _, p := range ev.Publications {
 		if err := e.broker.Publish(p.Topic, p.Payload, false, 0); err != nil {
 			e.log.Warn("publish registry event", "topic", p.Topic, "error", err)
@@ -279,6 +302,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Ready:       e.ready.Load,
 		Credentials: e.cfg.Credentials,
 		SigV4Strict: e.cfg.SigV4Strict,
+		Hosts:       append(append([]string(nil), e.cfg.Endpoints...), e.cfg.APIAddr, e.cfg.ALPNAddr, e.cfg.HTTPSAddr),
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
@@ -289,6 +313,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Index:                e.index,
 		TemporaryCredentials: e.tempCreds,
 		LoggingChanged:       e.iotLog.set,
+		Jobs:                 e.jobs,
 	})
 }
 
@@ -299,7 +324,7 @@ func (e *Emulator) startAPI() error {
 		return bindError("--api-addr", e.cfg.APIAddr, err)
 	}
 	e.apiLn = ln
-	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: listener.DefaultHTTPIdleTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)
@@ -328,7 +353,13 @@ func (e *Emulator) Close() error {
 			e.https.Close(nil)
 			<-e.httpsDone
 		}
+		if e.jobs != nil {
+			if err := e.jobs.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close jobs store: %w", err))
+			}
+		}
 		if e.broker != nil {
+			e.logDrops()
 			if err := e.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("stop broker: %w", err))
 			}
@@ -394,6 +425,9 @@ func (e *Emulator) RootCAPEM() []byte { return e.pki.RootCAPEM() }
 
 // Shadows is the Device Shadow service, shared by MQTT and HTTP.
 func (e *Emulator) Shadows() *shadow.Service { return e.shadows }
+
+// Functions is the Invoker through which the emulator's services call functions.
+func (e *Emulator) Functions() functions.Invoker { return e.functions }
 
 // Registry is the emulator's registry, for tests that inspect or change state directly.
 func (e *Emulator) Registry() *registry.Registry { return e.registry }

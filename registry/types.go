@@ -167,6 +167,12 @@ const (
 	// the matching event type is enabled by UpdateEventConfigurations. Publications holds the
 	// registry event messages AWS publishes for it, to be published as they are.
 	RegistryChanged
+	// MembershipChanged says ThingName joined (Added) or left GroupName, whatever the event
+	// configuration: the jobs service follows it for continuous jobs.
+	MembershipChanged
+	// ThingDeleted says ThingName was deleted, whatever the event configuration: the jobs
+	// service removes its pending executions.
+	ThingDeleted
 	// ThingChanged says ThingName was created, updated or deleted, or joined or left a thing
 	// group or billing group. It is sent whatever the event configurations (fleet indexing
 	// follows it).
@@ -180,7 +186,10 @@ type Event struct {
 	Status          CertificateStatus
 	PolicyName      string
 	CACertificateID string // CertificateRegistered
-	ThingName       string // ThingChanged
+	// ThingName, GroupName and Added describe a MembershipChanged event (ThingName a
+	// ThingDeleted and a ThingChanged one too).
+	ThingName, GroupName string
+	Added                bool
 	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON
 	// payload, ready to send, QoS 0, not retained), so that whoever owns the broker can publish
 	// them without knowing their shapes. Empty for most kinds.

@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.ALPNStrict, "alpn-strict", false, "on the ALPN port serve only x-amzn-mqtt-ca")
 	fs.Var(&endpoints, "endpoint", "extra host name for the server certificate (repeatable); the first is DescribeEndpoint's answer")
 	fs.IntVar(&cfg.WriteQueue, "write-queue", hooks.DefaultWriteQueue, "packets routed to a connection and not yet written; beyond it Mochi drops them (see BENCHMARKS.md: memory of idle fleets against fan-in bursts)")
+	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", hooks.MaxPacketBytes, "largest MQTT packet a client may send after CONNECT, in bytes (profile mqtt only; profile aws has AWS's limit)")
 	fs.StringVar(&cfg.ServerKey, "server-key", pki.KeyECDSA, "server certificate key: ecdsa (P-256) or rsa (RSA-2048); AWS serves both")
 	fs.StringVar(&cfg.Region, "region", emulator.DefaultRegion, "region in ARNs")
 	fs.StringVar(&cfg.Account, "account", emulator.DefaultAccount, "account id in ARNs")
@@ -36,8 +37,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
 	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
+	fs.IntVar(&cfg.JobsRateLimit, "jobs-rate-limit", 0, "jobs device requests (MQTT and HTTPS) per second per thing; more are rejected RequestThrottled (0: no limit)")
 	creds := mapFlag{}
 	fs.Var(credentialFlag(creds), "credentials", "AKID:SECRET key pair whose SigV4 signatures the HTTP API verifies (repeatable)")
+	fns := functionFlag{}
+	fs.Var(fns, "function", "ARN=URL: send this function's invocations to URL, e.g. a Lambda Runtime Interface Emulator's http://127.0.0.1:9001/2015-03-31/functions/function/invocations (repeatable); other functions go to AWS_ENDPOINT_URL_LAMBDA")
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -50,21 +54,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, logLevel)
 	}
 	cfg.Endpoints = endpoints
 	if len(creds) > 0 {
 		cfg.Credentials = creds
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if len(fns) > 0 {
+		cfg.Functions = fns
+	}
+	starting := &startLog{}
+	cfg.Logger = slog.New(starting.handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := emu.Start(ctx); err != nil {
+		starting.release(ctx, slog.LevelWarn)
 		return err
 	}
+	starting.release(ctx, slog.LevelDebug-4)
 	fmt.Fprint(stdout, emu.Banner())
 	<-ctx.Done()
 	cfg.Logger.Info("shutting down")
