@@ -22,6 +22,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/console"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -61,6 +62,12 @@ type Emulator struct {
 	ready       atomic.Bool
 	closeOnce   sync.Once
 	closeErr    error
+
+	// Fleet indexing, the credentials provider's issued keys and the IoT log level
+	// (fleetindex.go, iotlogging.go).
+	index     *index.Index
+	tempCreds *api.TemporaryCredentials
+	iotLog    *iotLogLevel
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -116,9 +123,15 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
-	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now, Logger: e.log.With("component", "shadow")})
+	e.iotLog = newIoTLogLevel()
+	e.iotLog.set(api.StoredLogLevel(e.registry))
+	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now,
+		Logger: e.iotLog.wrap(e.log.With("component", "shadow")), OnChange: e.shadowChanged})
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
+	}
+	if err := e.openIndex(); err != nil {
+		return err
 	}
 	if err := e.openJobs(); err != nil {
 		return err
@@ -173,10 +186,11 @@ func (e *Emulator) startBroker() error {
 		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
-		Logger:            e.log.With("component", "authorizer"),
+		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
-		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
+		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
+		OnPresence: e.presenceChanged,
 	})
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
@@ -324,8 +338,11 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
-		Jobs:  e.jobs,
-		Rules: e.rules,
+		Index:                e.index,
+		TemporaryCredentials: e.tempCreds,
+		LoggingChanged:       e.iotLog.set,
+		Jobs:                 e.jobs,
+		Rules:                e.rules,
 	})
 }
 
@@ -391,6 +408,9 @@ func (e *Emulator) Close() error {
 			if err := e.rules.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close rules engine: %w", err))
 			}
+		}
+		if e.index != nil {
+			_ = e.index.Close()
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

@@ -105,6 +105,11 @@ func (r *Registry) AttachPolicy(policyName, target string) error {
 		if err := targetExists(tx, t); err != nil {
 			return err
 		}
+		if t.group != "" {
+			if g, err := getGroup(tx, t.group); err == nil && g.Dynamic != nil {
+				return newError(ErrInvalidRequest, "Policies cannot be attached to dynamic thing group %s", t.group)
+			}
+		}
 		if tx.Bucket(bucketTargetPolicies).Get(pairKey(t.key, policyName)) != nil {
 			return nil
 		}
