@@ -50,15 +50,17 @@ const (
 	maxListPage     = 100
 )
 
-// Service is the shadow service over one bbolt file. It is safe for concurrent use: each request
-// is one write (or read) transaction, so concurrent updates of one shadow are serialised and each
-// request version is checked against the stored one.
+// Service is the shadow service over one bbolt file. It is safe for concurrent use: writes run in
+// order on one goroutine, concurrent ones sharing a transaction and its fsync (commit.go), so
+// concurrent updates of one shadow are serialised and each request version is checked against
+// the stored one (including an earlier update of the same transaction).
 type Service struct {
 	db       *bbolt.DB
 	now      func() time.Time
 	maxState int
 	log      *slog.Logger
 	onChange func(Key)
+	writer   *committer // every write transaction, group-committed (commit.go)
 }
 
 // Publication is one MQTT message a request causes.
@@ -126,11 +128,13 @@ func Open(path string, opts Options) (*Service, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("shadow: initialise %s: %w", path, err)
 	}
-	return &Service{db: db, now: opts.Now, maxState: opts.MaxStateBytes, log: opts.Logger, onChange: opts.OnChange}, nil
+	return &Service{db: db, now: opts.Now, maxState: opts.MaxStateBytes, log: opts.Logger, onChange: opts.OnChange,
+		writer: newCommitter(db)}, nil
 }
 
 // Close closes the store. Requests after Close fail with 500.
 func (s *Service) Close() error {
+	s.writer.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("shadow: close: %w", err)
 	}
@@ -162,7 +166,7 @@ func (s *Service) Update(key Key, payload []byte) Result {
 		return s.rejectWith(key, OpUpdate, e, req.hasToken, req.token, now)
 	}
 	var out *updateOutcome
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.writer.update(func(tx *bbolt.Tx) error {
 		cur, tomb, err := load(tx, key)
 		if err != nil {
 			return err
@@ -237,7 +241,7 @@ func (s *Service) Delete(key Key, payload []byte) Result {
 		return s.rejectWith(key, OpDelete, e, false, "", now)
 	}
 	var body []byte
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.writer.update(func(tx *bbolt.Tx) error {
 		cur, _, err := load(tx, key)
 		if err != nil {
 			return err
