@@ -56,7 +56,7 @@ const variantEmulator443 = "emulator-443"
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	brokers := fs.String("brokers", "emulator,mochi,mosquitto", "brokers to measure, comma-separated: emulator, mochi, mosquitto")
+	brokers := fs.String("brokers", "emulator,mochi,mosquitto,ceiling", "brokers to measure, comma-separated: emulator, mochi, mosquitto, ceiling (the TLS handshake ceiling: connect scenario only)")
 	scenarios := fs.String("scenarios", "connect,pubsub,latency,idle", "scenario groups to run, comma-separated: connect (8883, and 443 for the emulator), pubsub (QoS 0/1 fan-in/fan-out peaks), latency (needs pubsub), idle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; every scenario runs once per broker per round and the report gives the median")
 	fs.IntVar(&o.connectN, "connect-n", 1000, "connect scenario: connections per run (each closed after its CONNACK)")
@@ -101,13 +101,13 @@ func parseOptions(args []string) (options, error) {
 	for _, b := range strings.Split(*brokers, ",") {
 		b = strings.TrimSpace(b)
 		switch b {
-		case brokerEmulator, brokerMochi, brokerMosquitto:
+		case brokerEmulator, brokerMochi, brokerMosquitto, brokerCeiling:
 			if !slices.Contains(o.brokers, b) {
 				o.brokers = append(o.brokers, b)
 			}
 		case "":
 		default:
-			return o, fmt.Errorf("--brokers: unknown broker %q (emulator, mochi, mosquitto)", b)
+			return o, fmt.Errorf("--brokers: unknown broker %q (emulator, mochi, mosquitto, ceiling)", b)
 		}
 	}
 	o.scenarios = map[string]bool{}
@@ -184,6 +184,8 @@ func runCompare(args []string) error {
 			_, err = l.startMochi(ctx)
 		case brokerMosquitto:
 			_, err = l.startMosquitto(ctx)
+		case brokerCeiling:
+			_, err = l.startCeiling(ctx)
 		}
 		if err != nil {
 			return err
@@ -274,10 +276,16 @@ func (c *comparison) round(ctx context.Context, r int) {
 			break
 		}
 		variants := []string{b}
-		if b == brokerEmulator {
+		switch b {
+		case brokerEmulator:
 			variants = []string{brokerEmulator, variantEmulator443}
 			if r%2 == 0 {
 				variants = []string{variantEmulator443, brokerEmulator}
+			}
+		case brokerCeiling:
+			variants = []string{brokerCeiling, variantCeiling443}
+			if r%2 == 0 {
+				variants = []string{variantCeiling443, brokerCeiling}
 			}
 		}
 		for _, v := range variants {
@@ -297,7 +305,7 @@ func (c *comparison) round(ctx context.Context, r int) {
 		if !c.o.scenarios["pubsub"] {
 			break
 		}
-		for _, b := range order {
+		for _, b := range brokersOnly(order) {
 			c.add(ctx, r, sc.key, b, func(s *server, t bench.Target) Measurement {
 				return c.pubsub(ctx, s, t, sc.qos, sc.pubs, sc.subs, 0)
 			})
@@ -314,7 +322,7 @@ func (c *comparison) round(ctx context.Context, r int) {
 			continue
 		}
 		rate := peak / 2
-		for _, b := range order {
+		for _, b := range brokersOnly(order) {
 			c.add(ctx, r, sc.key, b, func(s *server, t bench.Target) Measurement {
 				m := c.pubsub(ctx, s, t, sc.qos, c.o.fanPeers, 1, rate/float64(c.o.fanPeers))
 				m.Rate = rate
@@ -326,7 +334,7 @@ func (c *comparison) round(ctx context.Context, r int) {
 		}
 	}
 	// idle: a fresh broker process each time, so that its memory before the run is a baseline.
-	for _, b := range order {
+	for _, b := range brokersOnly(order) {
 		if ctx.Err() != nil || !c.o.scenarios["idle"] {
 			return
 		}
@@ -338,6 +346,11 @@ func (c *comparison) round(ctx context.Context, r int) {
 		sleep(ctx, time.Second)
 		c.add(ctx, r, scIdle, b, func(s *server, t bench.Target) Measurement { return c.idle(ctx, s, t) })
 	}
+}
+
+// brokersOnly leaves out the TLS ceiling, which serves the connect scenario only.
+func brokersOnly(order []string) []string {
+	return slices.DeleteFunc(slices.Clone(order), func(b string) bool { return b == brokerCeiling })
 }
 
 // lowest is the lowest value of a scenario in round r across brokers (0 when none).
@@ -357,8 +370,11 @@ func (c *comparison) add(ctx context.Context, r int, scenario, variant string, r
 		return
 	}
 	name := variant
-	if variant == variantEmulator443 {
+	switch variant {
+	case variantEmulator443:
 		name = brokerEmulator
+	case variantCeiling443:
+		name = brokerCeiling
 	}
 	s := c.lab.servers[name]
 	var m Measurement
@@ -373,7 +389,7 @@ func (c *comparison) add(ctx context.Context, r int, scenario, variant string, r
 			m.Error += "; restart: " + rerr.Error()
 		}
 	} else {
-		t := c.lab.target(s, variant == variantEmulator443)
+		t := c.lab.target(s, variant == variantEmulator443 || variant == variantCeiling443)
 		cpu0, _ := cpuSeconds(s.pid)
 		m = run(s, t)
 		if cpu1, err := cpuSeconds(s.pid); err == nil {

@@ -15,7 +15,9 @@
 //   - stock Mochi ("serve-stockmochi", the broker of cmd/stockmochi: Mochi's defaults, allow-all,
 //     a TLS listener that requires a client certificate from the bench CA);
 //   - Mosquitto ("mosquitto -c FILE": require_certificate, use_identity_as_username and an ACL
-//     file with the bench policy's topics).
+//     file with the bench policy's topics);
+//   - for the connect scenario only, the TLS handshake ceiling ("serve-tlsceiling", ceiling.go):
+//     a Go server doing only the mutual TLS handshake and a fixed CONNACK.
 //
 // Every scenario runs once per broker per round, brokers alternating (the order rotates from
 // round to round), for N rounds; each round's ratios are computed from that round's runs and the
@@ -46,6 +48,8 @@ func main() {
 		err = serveEmulator(os.Args[2:])
 	case "serve-stockmochi":
 		err = serveStockMochi(os.Args[2:])
+	case "serve-tlsceiling":
+		err = serveCeiling(os.Args[2:])
 	case "scale":
 		err = runScale(os.Args[2:])
 	case "split":
