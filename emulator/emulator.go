@@ -186,6 +186,7 @@ func (e *Emulator) startBroker() error {
 		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
+		Generation:        e.registry.Generation,
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
@@ -303,13 +304,11 @@ func bindError(flag, addr string, err error) error {
 	return fmt.Errorf("cannot listen on %s (%s): %w", addr, flag, err)
 }
 
-// certificateStatus tells the handshake transcript whether a presented certificate is known.
+// certificateStatus tells the handshake transcript whether a presented certificate is known
+// (through the authorizer's connect cache: no registry read for a reconnecting certificate).
 func (e *Emulator) certificateStatus(id string) (string, bool) {
-	c, err := e.registry.DescribeCertificate(id)
-	if err != nil {
-		return "", false
-	}
-	return string(c.Status), true
+	status, _, known := e.authorizer.CertificateFacts(id)
+	return status, known
 }
 
 // newAPIHandler is the AWS-compatible HTTP API, served on --api-addr and on the HTTPS

@@ -102,13 +102,6 @@ func (e *Emulator) TLSFaults() *listener.Faults { return e.faults }
 
 // certificateThing names the first thing a certificate is attached to, for transcripts.
 func (e *Emulator) certificateThing(certID string) string {
-	c, err := e.registry.DescribeCertificate(certID)
-	if err != nil {
-		return ""
-	}
-	things, _, err := e.registry.ListPrincipalThings(c.ARN, "", 1)
-	if err != nil || len(things) == 0 {
-		return ""
-	}
-	return things[0]
+	_, thing, _ := e.authorizer.CertificateFacts(certID)
+	return thing
 }

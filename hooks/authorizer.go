@@ -34,7 +34,11 @@ type AuthorizerOptions struct {
 	// after a restart, so that messages queued for it are checked against that certificate's
 	// policies while the client is offline.
 	StoredCertificate func(clientID string) (certID string, ok bool)
-	Logger            *slog.Logger
+	// Generation, when set, is the registry's write counter (registry.Registry.Generation): the
+	// authorizer then caches what a reconnecting certificate needs (connectcache.go), valid
+	// until the next registry write.
+	Generation func() uint64
+	Logger     *slog.Logger
 }
 
 // Authorizer is the Mochi hook that decides every connection and operation with AWS IoT
@@ -45,6 +49,7 @@ type Authorizer struct {
 	opts     AuthorizerOptions
 	log      *slog.Logger
 	sessions sessions
+	cache    *connectCache // nil without AuthorizerOptions.Generation
 }
 
 // NewAuthorizer returns the hook; add it to the server before Serve.
@@ -53,7 +58,7 @@ func NewAuthorizer(opts AuthorizerOptions) *Authorizer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Authorizer{opts: opts, log: log}
+	return &Authorizer{opts: opts, log: log, cache: newConnectCache(opts.Generation)}
 }
 
 // ID names the hook.
@@ -99,11 +104,10 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		base.SourceIP = addr.Addr()
 	}
 	peer := state.PeerCertificates[0]
-	who, policies, err := resolvePrincipal(a.opts.Directory, registry.CertificateID(peer.Raw), cl.ID, base)
+	who, c, err := a.resolve(registry.CertificateID(peer.Raw), cl.ID, base)
 	if err != nil {
 		return a.refuse(cl, tr, a.justInTime(peer, err))
 	}
-	c := compile(policies, who.env)
 	for _, ex := range c.Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -45,7 +46,15 @@ type Registry struct {
 	now    func() time.Time
 	log    *slog.Logger
 	notify *notifier
+	// gen counts committed write transactions (Generation).
+	gen atomic.Uint64
 }
+
+// Generation is a number that changes after every committed write, before the write's events
+// are delivered. A reader that noted it before reading and finds it unchanged afterwards knows
+// that what it read is still current: caches of registry data (the authorizer's per-certificate
+// connect cache) are keyed by it.
+func (r *Registry) Generation() uint64 { return r.gen.Load() }
 
 // Open opens (creating if needed) the registry file at path.
 func Open(path string, opts Options) (*Registry, error) {
@@ -169,6 +178,9 @@ func (r *Registry) update(fn func(tx *bbolt.Tx, emit func(Event)) error) error {
 		}
 		return nil
 	})
+	if err == nil {
+		r.gen.Add(1) // after the commit, so that no reader pairs the new number with old data
+	}
 	if ticket {
 		if err != nil { // the commit itself failed: nothing changed, but the ticket must be used
 			events = nil
