@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
@@ -77,6 +78,9 @@ type Config struct {
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time
+	// Provisioning is the fleet provisioning service behind the provisioning template
+	// operations and CreateProvisioningClaim; nil leaves them out.
+	Provisioning *provisioning.Service
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

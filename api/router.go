@@ -106,6 +106,8 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodDelete, "/things/{thingName}/principals", "DetachThingPrincipal", s.detachThingPrincipal)
 	rt.add(http.MethodGet, "/things/{thingName}/principals", "ListThingPrincipals", s.listThingPrincipals)
 	rt.add(http.MethodGet, "/principals/things", "ListPrincipalThings", s.listPrincipalThings)
+	// Fleet provisioning (provisioning.go).
+	s.provisioningRoutes(&rt)
 	// Endpoint.
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
 	// Emulator-only.

@@ -22,6 +22,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
@@ -50,6 +51,8 @@ type Emulator struct {
 	ready       atomic.Bool
 	closeOnce   sync.Once
 	closeErr    error
+
+	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -98,6 +101,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
 	}
+	if err := e.openProvisioning(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -139,7 +145,7 @@ func (e *Emulator) startBroker() error {
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Directory: e.directory(), Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.log.With("component", "authorizer"),
@@ -148,6 +154,10 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
+		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),
+		Receive: func(cl *mqtt.Client, topic string) bool { return e.authorizer.OnACLCheck(cl, topic, false) },
+	})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -158,7 +168,7 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("open session store: %w", err)
 	}
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, e.store} {
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, provisioner, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -272,6 +282,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
+		Provisioning: e.provisioning,
 	})
 }
 
@@ -327,6 +338,11 @@ func (e *Emulator) Close() error {
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
+		if e.provisioning != nil {
+			if err := e.provisioning.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close provisioning store: %w", err))
 			}
 		}
 		if e.registry != nil {

@@ -31,10 +31,10 @@ const maxTemplateBody = 10240
 // defaults keep their JSON shape (string, float64, bool, []any, map[string]any) until Evaluate
 // resolves the intrinsic functions in them.
 type Body struct {
-	Parameters          map[string]Parameter                     `json:"Parameters"`
-	Mappings            map[string]map[string]map[string]any     `json:"Mappings"`
-	Resources           map[string]Resource                      `json:"Resources"`
-	DeviceConfiguration map[string]any                           `json:"DeviceConfiguration"`
+	Parameters          map[string]Parameter                 `json:"Parameters"`
+	Mappings            map[string]map[string]map[string]any `json:"Mappings"`
+	Resources           map[string]Resource                  `json:"Resources"`
+	DeviceConfiguration map[string]any                       `json:"DeviceConfiguration"`
 }
 
 // Parameter is one entry of Parameters.
