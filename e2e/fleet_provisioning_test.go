@@ -500,4 +500,3 @@ func TestFleetProvisioningAtomicAndRefusals(t *testing.T) {
 		t.Error("publishing to another template's topic did not close the claim's connection")
 	}
 }
-
