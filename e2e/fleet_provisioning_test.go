@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -498,5 +500,49 @@ func TestFleetProvisioningAtomicAndRefusals(t *testing.T) {
 	case <-lost:
 	case <-time.After(10 * time.Second):
 		t.Error("publishing to another template's topic did not close the claim's connection")
+	}
+}
+
+// TestFleetProvisioningWithMosquitto provisions a device with mosquitto_rr on a claim
+// certificate (request and answer on one connection, as the API requires), then publishes with
+// mosquitto_pub on the new certificate.
+func TestFleetProvisioningWithMosquitto(t *testing.T) {
+	needTools(t, "mosquitto_rr", "mosquitto_pub")
+	emu, _, claimCert, claimKey := provisioningSetup(t)
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ca := write("ca.pem", string(emu.RootCAPEM()))
+	claimCertFile, claimKeyFile := write("claim.pem", claimCert), write("claim.key", claimKey)
+	port := portOfAddr(emu.MQTTAddr())
+	rr := func(clientID, topic, payload string) string {
+		t.Helper()
+		out, err := run(t, "mosquitto_rr", "-h", "localhost", "-p", port, "--cafile", ca, "--cert", claimCertFile, "--key", claimKeyFile,
+			"-i", clientID, "-q", "1", "-W", "15", "-t", topic, "-e", topic+"/accepted", "-m", payload)
+		if err != nil {
+			t.Fatalf("mosquitto_rr %s: %v\n%s", topic, err, out)
+		}
+		return out
+	}
+	var created createAnswer
+	if err := json.Unmarshal([]byte(rr("mosq-claim", "$aws/certificates/create/json", "{}")), &created); err != nil {
+		t.Fatalf("create answer: %v", err)
+	}
+	out := rr("mosq-claim", "$aws/provisioning-templates/fleet/provision/json",
+		`{"certificateOwnershipToken":"`+created.Token+`","parameters":{"SerialNumber":"mosq"}}`)
+	var reg registerAnswer
+	if err := json.Unmarshal([]byte(out), &reg); err != nil || reg.ThingName != "ThingPrefix_mosq" {
+		t.Fatalf("register answer %q: %v", out, err)
+	}
+	certFile, keyFile := write("device.pem", created.CertificatePEM), write("device.key", created.PrivateKey)
+	if out, err := run(t, "mosquitto_pub", "-h", "localhost", "-p", port, "--cafile", ca, "--cert", certFile, "--key", keyFile,
+		"-i", "ThingPrefix_mosq", "-q", "1", "-t", "things/ThingPrefix_mosq/hello", "-m", "hi"); err != nil {
+		t.Fatalf("mosquitto_pub with the provisioned certificate: %v\n%s", err, out)
 	}
 }
