@@ -26,6 +26,7 @@ usage:
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
+  iotcore-local provisioning template create|list|describe ... | claim create TEMPLATE --out DIR  # "provisioning -h"
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
 Run "iotcore-local VERB -h" for a verb's flags.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return shadowCmd(ctx, rest, os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "provisioning":
+		return provisioningCmd(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
