@@ -23,6 +23,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/registry"
 )
 
 // fleetTemplate is the template of AWS's fleet provisioning sample: a thing named from the
@@ -545,4 +546,63 @@ func TestFleetProvisioningWithMosquitto(t *testing.T) {
 		"-i", "ThingPrefix_mosq", "-q", "1", "-t", "things/ThingPrefix_mosq/hello", "-m", "hi"); err != nil {
 		t.Fatalf("mosquitto_pub with the provisioned certificate: %v\n%s", err, out)
 	}
+}
+
+// TestFleetProvisioningSeed declares a template and a claim certificate in a seed file; the
+// claim's files provision a device; a restart with the same seed keeps both.
+func TestFleetProvisioningSeed(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed.yaml")
+	text := "provisioningTemplates:\n  - name: fleet\n    body: " + strconvQuote(fleetTemplate) + "\nclaimCertificates:\n  - template: fleet\n    out: claim\n"
+	if err := os.WriteFile(seed, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	emu := startEmulator(t, state, func(c *emulator.Config) { c.SeedFile = seed })
+	if _, err := emu.Registry().CreateThingGroup(registry.CreateThingGroupInput{Name: "fleet"}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(dir, "claim", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	dev := newProvClient(t, emu, "seeded-claim", read("certificate.pem.crt"), read("private.pem.key"))
+	var created createAnswer
+	mustJSON(t, dev.request("$aws/certificates/create/json", []byte("{}")), "/accepted", &created)
+	var reg registerAnswer
+	mustJSON(t, dev.request("$aws/provisioning-templates/fleet/provision/json",
+		[]byte(`{"certificateOwnershipToken":"`+created.Token+`","parameters":{"SerialNumber":"seed"}}`)), "/accepted", &reg)
+	if reg.ThingName != "ThingPrefix_seed" {
+		t.Fatalf("thingName %q", reg.ThingName)
+	}
+	dev.c.Disconnect(100)
+	closeWithin(t, emu, 15*time.Second)
+
+	// The same seed again: nothing is duplicated, the claim's files are kept.
+	before := read("certificate.pem.crt")
+	emu2 := startEmulator(t, state, func(c *emulator.Config) { c.SeedFile = seed })
+	if read("certificate.pem.crt") != before {
+		t.Error("the claim certificate was replaced on restart")
+	}
+	vs, _, err := emu2.Provisioning().ListVersions("fleet", 0, "")
+	if err != nil || len(vs) != 1 {
+		t.Errorf("template versions after a restart: %d %v", len(vs), err)
+	}
+	// A bad template in a seed is refused with its field named.
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("provisioningTemplates:\n  - name: broken\n    body: {Resources: {t: {Type: AWS::IoT::Nope}}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = emu2.ApplySeedFile(t.Context(), bad)
+	if err == nil || !strings.Contains(err.Error(), "provisioningTemplates[0] (broken).body") || !strings.Contains(err.Error(), "Resources.t.Type") {
+		t.Errorf("bad seed template: %v", err)
+	}
+}
+
+func strconvQuote(s string) string {
+	data, _ := json.Marshal(s)
+	return string(data)
 }

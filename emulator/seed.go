@@ -27,6 +27,10 @@ type Seed struct {
 	Policies     []SeedPolicy      `json:"policies"`
 	Things       []SeedThing       `json:"things"`
 	Certificates []SeedCertificate `json:"certificates"`
+
+	// Fleet provisioning (provisioning.go).
+	ProvisioningTemplates []SeedProvisioningTemplate `json:"provisioningTemplates"`
+	ClaimCertificates     []SeedClaimCertificate     `json:"claimCertificates"`
 }
 
 // SeedCredential is an AWS key pair whose SigV4 signatures the HTTP API verifies.
@@ -208,6 +212,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := seed.validate(exists); err != nil {
 		return err
 	}
+	if err := e.validateProvisioningSeed(seed); err != nil {
+		return err
+	}
 	for _, p := range seed.Policies {
 		if err := e.ensurePolicy(p.Name, p.policyText()); err != nil {
 			return err
@@ -236,7 +243,7 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", out)
 	}
-	return nil
+	return e.applyProvisioningSeed(ctx, seed, baseDir)
 }
 
 // ensureThingTypes creates the declared thing types and those the seed's things name.
