@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/iotcore-local/iotcore-local/provisioning"
+	"github.com/iotcore-local/iotcore-local/registry"
 )
 
 // provisioningRoutes adds the provisioning template operations when there is a provisioning
@@ -343,4 +344,36 @@ func (s *server) createProvisioningClaim(c *call) (any, error) {
 		KeyPair:    keyPair{PublicKey: cl.PublicKey, PrivateKey: cl.PrivateKey},
 		Expiration: epochSeconds(cl.Expiration),
 	}, nil
+}
+
+// checkRegistrationConfig refuses a CA's JITP registration config that could never provision:
+// a template name that is not a JITP template, or an inline body that does not parse or names
+// no policy (AWS's message for the latter).
+func (s *server) checkRegistrationConfig(rc registry.RegistrationConfig) error {
+	if s.cfg.Provisioning == nil {
+		return nil
+	}
+	if rc.TemplateName != "" {
+		t, err := s.cfg.Provisioning.DescribeTemplate(rc.TemplateName)
+		if err != nil {
+			return invalidRequest("registrationConfig.templateName: %v", err)
+		}
+		if t.Type != provisioning.JITP {
+			return invalidRequest("registrationConfig.templateName: %s is a %s template; JITP needs a template of type JITP", t.Name, t.Type)
+		}
+	}
+	if rc.TemplateBody != "" {
+		body, err := provisioning.ParseBody(rc.TemplateBody, provisioning.JITP)
+		if err != nil {
+			return invalidRequest("registrationConfig.templateBody: %v", err)
+		}
+		policy := false
+		for _, r := range body.Resources {
+			policy = policy || r.Type == provisioning.TypePolicy
+		}
+		if !policy {
+			return invalidRequest("Invalid registration template. Neither policyName nor policyDocument is present in the Template.")
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -142,5 +143,35 @@ func TestJITPWithOpenSSL(t *testing.T) {
 	}
 	if _, err := ctl.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("sensor-jitr-2")}); err == nil {
 		t.Error("a thing was made without a registration template")
+	}
+
+	// Registration configs that could never provision are refused.
+	noPolicy := `{"Parameters":{"AWS::IoT::Certificate::CommonName":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"AWS::IoT::Certificate::CommonName"}}}}}`
+	_, err = ctl.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: reg.CertificateId, RegistrationConfig: &iottypes.RegistrationConfig{TemplateBody: aws.String(noPolicy)}})
+	wantAWSError(t, err, "InvalidRequestException", 400)
+	if err != nil && !strings.Contains(err.Error(), "Neither policyName nor policyDocument") {
+		t.Errorf("template without a policy: %v", err)
+	}
+	_, err = ctl.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: reg.CertificateId, RegistrationConfig: &iottypes.RegistrationConfig{TemplateName: aws.String("no-such-template")}})
+	wantAWSError(t, err, "InvalidRequestException", 400)
+
+	// An inline template body (AWS's older form) provisions too.
+	if _, err := ctl.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: reg.CertificateId,
+		RegistrationConfig: &iottypes.RegistrationConfig{TemplateBody: aws.String(jitpTemplate), RoleArn: aws.String("arn:aws:iam::123456789012:role/JITP")}}); err != nil {
+		t.Fatal(err)
+	}
+	ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p("d3.key"))
+	ossl("req", "-new", "-key", p("d3.key"), "-subj", "/C=FR/CN=sensor-jitp-3/serialNumber=SN-3", "-out", p("d3.csr"))
+	ossl("x509", "-req", "-in", p("d3.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-sha256", "-out", p("d3.pem"))
+	d3TLS := keyPairTLS(t, emu, read("d3.pem"), read("d3.key"))
+	if got, err := rawConnect(t, emu.MQTTAddr(), "sensor-jitp-3", d3TLS); err != nil || len(got) != 0 {
+		t.Fatalf("first connection (inline template): CONNACK %x, %v", got, err)
+	}
+	th3, err := ctl.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("sensor-jitp-3")})
+	if err != nil || th3.Attributes["org"] != "none" || th3.Attributes["country"] != "FR" {
+		t.Fatalf("inline-template thing: %+v %v (org takes its default)", th3, err)
+	}
+	if _, err := connectPaho(t, emu.MQTTAddr(), "sensor-jitp-3", d3TLS, nil); err != nil {
+		t.Fatalf("retry after JITP with an inline template: %v", err)
 	}
 }
