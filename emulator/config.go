@@ -35,6 +35,10 @@ type Config struct {
 	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
 	Throttle         bool              // AWS's per-connection rate limits (profile aws)
 	WriteQueue       int               // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
+	// MaxPacketSize is the largest MQTT packet a client may send after CONNECT (bytes),
+	// advertised to MQTT 5 clients in CONNACK. Profile aws: AWS's limit, hooks.MaxPacketBytes
+	// (another value is refused); profile mqtt: default hooks.MaxPacketBytes, settable.
+	MaxPacketSize int
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
 	Demo             bool              // create the demo device that the start banner's command uses
@@ -73,6 +77,13 @@ var (
 )
 
 // withDefaults returns c with defaults filled in, or an error naming the first bad field.
+// Bounds of --max-packet-size: an MQTT packet is at least 2 bytes, and the Remaining Length
+// field encodes at most 268,435,455 bytes after a 5-byte fixed header.
+const (
+	minPacketSize = 64
+	maxPacketSize = 268_435_460
+)
+
 func (c Config) withDefaults() (Config, error) {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -99,6 +110,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteQueue == 0 {
 		c.WriteQueue = hooks.DefaultWriteQueue
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = hooks.MaxPacketBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -131,6 +145,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteQueue < 0 || c.WriteQueue > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("write-queue: %d is not a queue length", c.WriteQueue))
+	}
+	switch {
+	case c.MaxPacketSize < minPacketSize || c.MaxPacketSize > maxPacketSize:
+		errs = append(errs, fmt.Errorf("max-packet-size: %d is not between %d and %d bytes", c.MaxPacketSize, minPacketSize, maxPacketSize))
+	case c.Profile == "aws" && c.MaxPacketSize != hooks.MaxPacketBytes:
+		errs = append(errs, fmt.Errorf("max-packet-size: profile aws has AWS IoT Core's limit (%d bytes: a 128 KiB payload with its topic and properties); use --profile mqtt to choose another", hooks.MaxPacketBytes))
 	}
 	if c.SessionExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))

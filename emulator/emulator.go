@@ -129,7 +129,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
+		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize),
 		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
@@ -189,6 +189,7 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Logger:            e.log.With("component", "listener"),
 	}
