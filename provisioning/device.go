@@ -139,6 +139,20 @@ func (s *Service) sweep() {
 	}
 }
 
+// takeToken removes a token from the store; it reports false when another request took it first.
+func (s *Service) takeToken(tok string) bool {
+	taken := false
+	_ = s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		if b.Get([]byte(tok)) == nil {
+			return nil
+		}
+		taken = true
+		return b.Delete([]byte(tok))
+	})
+	return taken
+}
+
 // RegisterRequest is one RegisterThing.
 type RegisterRequest struct {
 	TemplateName string
@@ -202,6 +216,17 @@ func (s *Service) RegisterThing(ctx context.Context, req RegisterRequest) (Regis
 	if s.now().After(token.Expires) {
 		return RegisterResult{}, deviceError(400, CodeInvalidToken, "Certificate ownership token has expired.")
 	}
+	// Take the token for the time of this request, so that two requests with one token cannot
+	// both succeed; a refusal gives it back.
+	if !s.takeToken(req.Token) {
+		return RegisterResult{}, deviceError(400, CodeInvalidToken, "Certificate ownership token is invalid or was already used.")
+	}
+	spent := false
+	defer func() {
+		if !spent {
+			_ = s.db.Update(func(tx *bbolt.Tx) error { return putJSON(tx.Bucket(bucketTokens), req.Token, token) })
+		}
+	}()
 	if tmpl.Type != FleetProvisioning {
 		return RegisterResult{}, deviceError(403, CodeAccessDenied, "Provisioning template %s is not a FLEET_PROVISIONING template", req.TemplateName)
 	}
@@ -235,8 +260,7 @@ func (s *Service) RegisterThing(ctx context.Context, req RegisterRequest) (Regis
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	// Spend the token.
-	_ = s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketTokens).Delete([]byte(req.Token)) })
+	spent = true
 	return res, nil
 }
 

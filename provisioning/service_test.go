@@ -232,3 +232,35 @@ func TestProvisionOverrides(t *testing.T) {
 		t.Errorf("principals of the shared thing: %v %v (the refused one must not be attached)", principals, err)
 	}
 }
+
+// TestTokenConcurrentUse: of many simultaneous RegisterThing requests with one token, exactly
+// one succeeds.
+func TestTokenConcurrentUse(t *testing.T) {
+	s, _, _ := newTestService(t, nil)
+	if _, err := s.CreateTemplate(CreateTemplateInput{Name: "t", Body: testTemplate, RoleARN: "arn:aws:iam::123456789012:role/R", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := s.CreateKeysAndCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.RegisterThing(context.Background(), RegisterRequest{TemplateName: "t", Token: nc.Token, Parameters: map[string]string{"Serial": "x"}})
+			if err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d requests succeeded with one token, want 1", ok)
+	}
+}
