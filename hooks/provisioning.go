@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -111,7 +112,11 @@ func (h *ProvisioningService) deliver(cl *mqtt.Client, topic string, payload []b
 			return
 		}
 		out.PacketID = uint16(id)
-		cl.State.Inflight.Set(out)
+		// Accounted as Mochi accounts its own deliveries, so the PUBACK balances it.
+		if cl.State.Inflight.Set(out) {
+			atomic.AddInt64(&h.opts.Server.Info.Inflight, 1)
+			cl.State.Inflight.DecreaseSendQuota()
+		}
 	}
 	if err := cl.WritePacket(out); err != nil {
 		h.log.Debug("provisioning answer not written", "client", cl.ID, "topic", topic, "error", err)
