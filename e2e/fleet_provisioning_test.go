@@ -367,6 +367,23 @@ func TestFleetProvisioningCBOR(t *testing.T) {
 		t.Fatalf("connect with the certificate from the CSR: %v", err)
 	}
 
+	// CreateKeysAndCertificate in CBOR with an empty payload, as the Embedded C demo sends it:
+	// the whole answer must fit the demo's 4096-byte network buffer with its topic.
+	m = dev.request("$aws/certificates/create/cbor", nil)
+	if !strings.HasSuffix(m.topic, "/accepted") {
+		t.Fatalf("create/cbor with an empty payload answered on %s", m.topic)
+	}
+	generic = nil
+	if err := cbor.Unmarshal([]byte(m.payload), &generic); err != nil {
+		t.Fatal(err)
+	}
+	if key, ok := generic["privateKey"].(string); !ok || !strings.HasPrefix(key, "-----BEGIN RSA PRIVATE KEY-----") {
+		t.Errorf("privateKey %T", generic["privateKey"])
+	}
+	if n := len(m.payload) + len(m.topic) + 8; n > 4096 {
+		t.Errorf("the CBOR create answer takes %d bytes with its topic; the Embedded C demo's buffer holds 4096", n)
+	}
+
 	// A CSR whose signature does not verify is refused, and no certificate is registered.
 	before, err := client.ListCertificates(ctx, &iot.ListCertificatesInput{})
 	if err != nil {
