@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/pki"
 )
@@ -42,6 +43,7 @@ type Config struct {
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
 	Demo             bool              // create the demo device that the start banner's command uses
+	Functions        map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
 	Logger           *slog.Logger      // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
@@ -151,6 +153,11 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("max-packet-size: %d is not between %d and %d bytes", c.MaxPacketSize, minPacketSize, maxPacketSize))
 	case c.Profile == "aws" && c.MaxPacketSize != hooks.MaxPacketBytes:
 		errs = append(errs, fmt.Errorf("max-packet-size: profile aws has AWS IoT Core's limit (%d bytes: a 128 KiB payload with its topic and properties); use --profile mqtt to choose another", hooks.MaxPacketBytes))
+	}
+	for arn, u := range c.Functions {
+		if _, _, err := functions.ParseRoute(arn + "=" + u); err != nil {
+			errs = append(errs, fmt.Errorf("function: %w", err))
+		}
 	}
 	if c.SessionExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))

@@ -12,9 +12,11 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,21 +39,14 @@ type rig struct {
 // start runs an emulator on free loopback ports, closed when the test ends.
 func start(t *testing.T, mutate ...func(*emulator.Config)) *rig {
 	t.Helper()
-	cfg := emulator.TestConfig(t.TempDir())
-	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	emu, err := emulator.New(cfg)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+	r, err := startDetached(t.TempDir(), logger, mutate...)
 	if err != nil {
-		t.Fatalf("emulator.New: %v", err)
-	}
-	if err := emu.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		done := make(chan error, 1)
-		go func() { done <- emu.Close() }()
+		go func() { done <- r.emu.Close() }()
 		select {
 		case err := <-done:
 			if err != nil {
@@ -61,15 +56,34 @@ func start(t *testing.T, mutate ...func(*emulator.Config)) *rig {
 			t.Errorf("Close did not return within 20s")
 		}
 	})
+	return r
+}
+
+// startDetached runs an emulator that the caller closes, with a device allowed everything.
+func startDetached(dir string, logger *slog.Logger, mutate ...func(*emulator.Config)) (*rig, error) {
+	cfg := emulator.TestConfig(dir)
+	cfg.Logger = logger
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("emulator.New: %w", err)
+	}
+	if err := emu.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
 	dev, err := emu.CreateDevice("reliability", allowAll)
 	if err != nil {
-		t.Fatalf("CreateDevice: %v", err)
+		emu.Close()
+		return nil, fmt.Errorf("CreateDevice: %w", err)
 	}
 	cfg2, err := dev.TLSConfig()
 	if err != nil {
-		t.Fatal(err)
+		emu.Close()
+		return nil, err
 	}
-	return &rig{emu: emu, tls: cfg2}
+	return &rig{emu: emu, tls: cfg2}, nil
 }
 
 // testWriter sends the emulator's log to the test's log.
@@ -78,6 +92,15 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fuzzTarget != nil {
+		fuzzTarget.rig.emu.Close()
+		os.RemoveAll(fuzzTarget.dir)
+	}
+	os.Exit(code)
 }
 
 // mqttConn is a raw MQTT 3.1.1 connection over mutual TLS.
@@ -96,6 +119,9 @@ func (r *rig) dial(t *testing.T) *mqttConn {
 	t.Cleanup(func() { c.Close() })
 	return &mqttConn{c: c, r: bufio.NewReader(c)}
 }
+
+// newReader buffers a connection's reads.
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
 
 // connectPacket is an MQTT 3.1.1 (level 4) or 5 CONNECT with a clean session.
 func connectPacket(clientID string, level byte) []byte {
