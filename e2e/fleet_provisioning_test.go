@@ -84,9 +84,9 @@ const claimPolicy = `{"Version":"2012-10-17","Statement":[
 // provisioningSetup starts an emulator with the template "fleet" (enabled), the thing group
 // "fleet" and a claim certificate with claimPolicy; it returns the emulator, an SDK client and
 // the claim's certificate and key.
-func provisioningSetup(t *testing.T) (*emulator.Emulator, *iot.Client, string, string) {
+func provisioningSetup(t *testing.T, mutate ...func(*emulator.Config)) (*emulator.Emulator, *iot.Client, string, string) {
 	t.Helper()
-	emu := startEmulator(t, "")
+	emu := startEmulator(t, "", mutate...)
 	ctx := context.Background()
 	client := iotClientAt(awsConfig(awsKey(sigv4Key, sigv4Secret), nil), emu.APIURL())
 	if _, err := client.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("fleet")}); err != nil {

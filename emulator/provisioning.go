@@ -23,6 +23,10 @@ func (e *Emulator) openProvisioning() error {
 		Issuer:   e.pki,
 		Logger:   e.log.With("component", "provisioning"),
 	})
+	if err == nil && e.functions != nil {
+		// Pre-provisioning hooks are called through the emulator's functions.
+		e.provisioning.SetInvoker(e.functions)
+	}
 	if err != nil {
 		return fmt.Errorf("open provisioning store: %w", err)
 	}

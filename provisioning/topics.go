@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/iotcore-local/iotcore-local/internal/devicejson"
 )
 
 // Operation is a device request of the fleet provisioning MQTT API.
@@ -184,7 +186,7 @@ func (s *Service) serve(ctx context.Context, req Request, payload []byte, caller
 // tolerated (C devices send them); an empty payload is allowed only when emptyOK.
 func decode(format string, payload []byte, v any, emptyOK bool) error {
 	if format == "json" {
-		payload = bytes.TrimRight(payload, "\x00 \t\r\n")
+		payload = devicejson.TrimTrailing(payload)
 	}
 	if len(payload) == 0 {
 		if emptyOK {
