@@ -84,7 +84,7 @@ func startPrehookRIE(t *testing.T) string {
 // TestPreProvisioningHookThroughRIE: a template's pre-provisioning hook is an aws-lambda-go
 // function behind the real Runtime Interface Emulator, routed with --function ARN=URL. It allows,
 // refuses (the device gets 403 AccessDenied and nothing is registered), overrides parameters, and
-// fails (refused as AWS refuses).
+// fails or answers too late (refused as AWS refuses).
 func TestPreProvisioningHookThroughRIE(t *testing.T) {
 	const hookARN = "arn:aws:lambda:us-east-1:123456789012:function:prehook"
 	url := startPrehookRIE(t)
@@ -116,7 +116,8 @@ func TestPreProvisioningHookThroughRIE(t *testing.T) {
 	if reg.ThingName != "ThingPrefix_p-paris1" || reg.DeviceConfiguration["LocationUrl"] != "https://example.fr" {
 		t.Errorf("overrides: %+v", reg)
 	}
-	for _, serial := range []string{"deny1", "error1"} {
+	// Last, as the RIE runs one invocation at a time: a hook slower than AWS's 5 seconds.
+	for _, serial := range []string{"deny1", "error1", "slow1"} {
 		var rej rejection
 		mustJSON(t, register(serial), "/rejected", &rej)
 		if rej.StatusCode != 403 || rej.ErrorCode != "AccessDenied" {

@@ -5,6 +5,7 @@
 //	deny…     allowProvisioning false
 //	paris…    allowed, with parameterOverrides {"DeviceLocation": "Paris", "SerialNumber": "p-" + serial}
 //	error…    the function raises an error
+//	slow…     answers allowed after 7 s (beyond the 5 s AWS gives a hook)
 //	anything else: allowed, no overrides
 //
 // It also checks the event carries what AWS sends (certificate id and PEM, template ARN,
@@ -15,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -46,6 +48,8 @@ func handle(_ context.Context, ev event) (answer, error) {
 		return answer{AllowProvisioning: true, ParameterOverrides: map[string]string{"DeviceLocation": "Paris", "SerialNumber": "p-" + serial}}, nil
 	case strings.HasPrefix(serial, "error"):
 		return answer{}, errors.New("the hook failed on purpose")
+	case strings.HasPrefix(serial, "slow"):
+		time.Sleep(7 * time.Second)
 	}
 	return answer{AllowProvisioning: true}, nil
 }
