@@ -367,6 +367,8 @@ func (s *Service) callHook(ctx context.Context, t Template, req RegisterRequest,
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.HookTimeout)
 	defer cancel()
+	stop := context.AfterFunc(s.closing, cancel)
+	defer stop()
 	out, err := s.opts.Invoker.Invoke(ctx, t.Hook.TargetARN, event)
 	if err != nil {
 		return nil, denied("invoke: %v", err)

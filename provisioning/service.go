@@ -66,6 +66,9 @@ type Service struct {
 	acct   string
 	// lastSweep is when expired tokens were last looked for (UnixNano).
 	lastSweep atomic.Int64
+	// closing is cancelled by Close, so that a hook call in flight ends with the emulator.
+	closing context.Context
+	cancel  context.CancelFunc
 }
 
 // Open opens (creating if needed) the provisioning store.
@@ -100,7 +103,9 @@ func Open(opts Options) (*Service, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("provisioning: initialise %s: %w", opts.Path, err)
 	}
-	return &Service{db: db, opts: opts, log: log, region: opts.Region, acct: opts.Account}, nil
+	s := &Service{db: db, opts: opts, log: log, region: opts.Region, acct: opts.Account}
+	s.closing, s.cancel = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // SetInvoker sets the function caller of pre-provisioning hooks (before use).
@@ -108,6 +113,7 @@ func (s *Service) SetInvoker(inv Invoker) { s.opts.Invoker = inv }
 
 // Close closes the store.
 func (s *Service) Close() error {
+	s.cancel()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("provisioning: close: %w", err)
 	}
