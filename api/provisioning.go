@@ -26,6 +26,7 @@ func (s *server) provisioningRoutes(rt *router) {
 	rt.add(http.MethodGet, "/provisioning-templates/{templateName}/versions/{versionId}", "DescribeProvisioningTemplateVersion", s.describeProvisioningTemplateVersion)
 	rt.add(http.MethodDelete, "/provisioning-templates/{templateName}/versions/{versionId}", "DeleteProvisioningTemplateVersion", s.deleteProvisioningTemplateVersion)
 	rt.add(http.MethodPost, "/provisioning-templates/{templateName}/provisioning-claim", "CreateProvisioningClaim", s.createProvisioningClaim)
+	rt.add(http.MethodPost, "/things", "RegisterThing", s.registerThing)
 }
 
 // provisioningKinds maps the provisioning service's error kinds to their HTTP status.
@@ -40,6 +41,7 @@ var provisioningKinds = []struct {
 	{provisioning.ErrDeleteConflict, http.StatusConflict},
 	{provisioning.ErrVersionsLimitExceeded, http.StatusConflict},
 	{provisioning.ErrLimitExceeded, http.StatusGone},
+	{provisioning.ErrRegistrationFailure, http.StatusBadRequest},
 }
 
 // provErr turns a provisioning refusal into its AWS error; other errors pass through.
@@ -376,4 +378,31 @@ func (s *server) checkRegistrationConfig(rc registry.RegistrationConfig) error {
 		}
 	}
 	return nil
+}
+
+type registerThingRequest struct {
+	TemplateBody *string           `json:"templateBody"`
+	Parameters   map[string]string `json:"parameters"`
+}
+
+type registerThingResponse struct {
+	CertificatePem string            `json:"certificatePem,omitempty"`
+	ResourceArns   map[string]string `json:"resourceArns"`
+}
+
+// registerThing is the control plane's RegisterThing: POST /things with a template body and its
+// parameters, applied at once (single-thing provisioning).
+func (s *server) registerThing(c *call) (any, error) {
+	var in registerThingRequest
+	if err := decodeBody(c.r, &in); err != nil {
+		return nil, err
+	}
+	if in.TemplateBody == nil || *in.TemplateBody == "" {
+		return nil, invalidRequest("templateBody: required")
+	}
+	out, err := s.cfg.Provisioning.RegisterThingFromTemplate(*in.TemplateBody, in.Parameters)
+	if err != nil {
+		return nil, provErr(err)
+	}
+	return registerThingResponse{CertificatePem: out.CertificatePEM, ResourceArns: out.ResourceARNs}, nil
 }

@@ -166,3 +166,57 @@ func TestProvisioningTemplateAPI(t *testing.T) {
 	}
 
 }
+
+// TestRegisterThingAPI is single-thing provisioning through the AWS SDK's RegisterThing: a
+// template with a CSR, then one naming an existing certificate; the resources' ARNs come back
+// under their logical names; a template whose group does not exist fails with nothing made.
+func TestRegisterThingAPI(t *testing.T) {
+	emu := startEmulator(t, "")
+	ctx := context.Background()
+	c := iotClientAt(awsConfig(awsKey(sigv4Key, sigv4Secret), nil), emu.APIURL())
+	csrPEM, key := newCSR(t)
+	body := `{"Parameters":{"ThingName":{"Type":"String"},"CSR":{"Type":"String"}},"Resources":{
+	  "thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"ThingName"},"AttributePayload":{"line":"7"}}},
+	  "certificate":{"Type":"AWS::IoT::Certificate","Properties":{"CertificateSigningRequest":{"Ref":"CSR"},"Status":"ACTIVE"}},
+	  "PolicyLogicalName":{"Type":"AWS::IoT::Policy","Properties":{"PolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}"}}}}`
+	out, err := c.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(body), Parameters: map[string]string{"ThingName": "single-1", "CSR": csrPEM}})
+	if err != nil {
+		t.Fatalf("RegisterThing: %v", err)
+	}
+	if out.ResourceArns["thing"] != "arn:aws:iot:us-east-1:123456789012:thing/single-1" ||
+		!strings.HasPrefix(out.ResourceArns["certificate"], "arn:aws:iot:us-east-1:123456789012:cert/") ||
+		!strings.HasPrefix(out.ResourceArns["PolicyLogicalName"], "arn:aws:iot:us-east-1:123456789012:policy/") {
+		t.Errorf("resourceArns %v", out.ResourceArns)
+	}
+	// The certificate signed from the CSR connects as the thing.
+	if _, err := connectPaho(t, emu.MQTTAddr(), "single-1", keyPairTLS(t, emu, aws.ToString(out.CertificatePem), ecKeyPEM(t, key)), nil); err != nil {
+		t.Fatalf("connect with RegisterThing's certificate: %v", err)
+	}
+
+	// An existing certificate by id.
+	kc, err := c.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := `{"Parameters":{"Id":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":"single-2"}},
+	  "certificate":{"Type":"AWS::IoT::Certificate","Properties":{"CertificateId":{"Ref":"Id"},"Status":"ACTIVE"},"OverrideSettings":{"Status":"REPLACE"}}}}`
+	if _, err := c.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(byID), Parameters: map[string]string{"Id": aws.ToString(kc.CertificateId)}}); err != nil {
+		t.Fatalf("RegisterThing by certificate id: %v", err)
+	}
+	d, _ := c.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: kc.CertificateId})
+	if d.CertificateDescription.Status != iottypes.CertificateStatusActive {
+		t.Errorf("certificate %s, want ACTIVE (OverrideSettings REPLACE)", d.CertificateDescription.Status)
+	}
+
+	// Failures: a missing group (nothing made), a missing parameter, a bad template.
+	missing := `{"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":"single-3","ThingGroups":["nope"]}}}}`
+	_, err = c.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(missing)})
+	wantAWSError(t, err, "ResourceRegistrationFailureException", 400)
+	if _, err := c.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("single-3")}); err == nil {
+		t.Error("a failed RegisterThing left its thing")
+	}
+	_, err = c.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(body), Parameters: map[string]string{"ThingName": "x"}})
+	wantAWSError(t, err, "InvalidRequestException", 400)
+	_, err = c.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(`{"Resources":{"x":{"Type":"AWS::EC2::Instance"}}}`)})
+	wantAWSError(t, err, "InvalidRequestException", 400)
+}

@@ -271,7 +271,8 @@ func (s *Service) apply(body *Body, params map[string]string, certID string, new
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	in := registry.ProvisionInput{CertificateID: certID, NewCertificate: newCert}
+	in := planInput(plan)
+	in.CertificateID, in.NewCertificate = certID, newCert
 	if ca != nil {
 		in.CACertificateID, in.Mode = ca.ID, ca.Mode
 	}
@@ -281,15 +282,6 @@ func (s *Service) apply(body *Body, params map[string]string, certID string, new
 		}
 		in.CertificateStatus = registry.CertificateStatus(c.Status)
 		in.CertificateOverride = c.Override
-	}
-	if t := plan.Thing; t != nil {
-		in.Thing = &registry.ProvisionThing{
-			Name: t.Name, TypeName: t.TypeName, Attributes: t.Attributes, Groups: t.Groups,
-			HasAttributes: t.HasAttributes, HasType: t.HasType, HasGroups: t.HasGroups, Overrides: t.Overrides,
-		}
-	}
-	for _, p := range plan.Policies {
-		in.Policies = append(in.Policies, registry.ProvisionPolicy{Name: p.Name, Document: p.Document})
 	}
 	out, err := s.opts.Registry.Provision(in)
 	if err != nil {

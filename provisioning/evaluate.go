@@ -37,6 +37,8 @@ type ThingPlan struct {
 type CertificatePlan struct {
 	LogicalID string
 	ID        string
+	CSR       string // RegisterThing (control plane) only: a CSR to sign
+	PEM       string // RegisterThing (control plane) only: a certificate to register
 	Status    string // ACTIVE or INACTIVE
 	Override  string // OverrideSettings.Status
 }
@@ -90,9 +92,23 @@ func (b *Body) Evaluate(params map[string]string) (*Plan, error) {
 			plan.Thing = t
 		case TypeCertificate:
 			c := &CertificatePlan{LogicalID: id, Status: "ACTIVE"}
-			var ok bool
-			if c.ID, ok = props["CertificateId"].(string); !ok || c.ID == "" {
-				return nil, evalErr("Resources.%s.Properties.CertificateId: no value", id)
+			for _, k := range []string{"CertificateId", "CertificateSigningRequest", "CertificatePem"} {
+				v, given := props[k]
+				if !given {
+					continue
+				}
+				s, ok := v.(string)
+				if !ok || s == "" {
+					return nil, evalErr("Resources.%s.Properties.%s: no value", id, k)
+				}
+				switch k {
+				case "CertificateId":
+					c.ID = s
+				case "CertificateSigningRequest":
+					c.CSR = s
+				case "CertificatePem":
+					c.PEM = s
+				}
 			}
 			if s, ok := props["Status"]; ok {
 				str, _ := scalar(s)

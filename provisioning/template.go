@@ -195,7 +195,7 @@ func (b *Body) validate(typ TemplateType) error {
 			if len(ways) != 1 {
 				return bodyErr(path+".Properties", "exactly one of CertificateId, CertificateSigningRequest or CertificatePem is required (got %d)", len(ways))
 			}
-			if ways[0] != "CertificateId" {
+			if ways[0] != "CertificateId" && typ != singleThing {
 				return bodyErr(path+".Properties."+ways[0], "fleet provisioning and JITP templates name the certificate by CertificateId")
 			}
 			if s, ok := r.Properties["Status"].(string); ok && !validStatus(s) {

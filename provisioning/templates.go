@@ -18,6 +18,9 @@ type TemplateType string
 const (
 	FleetProvisioning TemplateType = "FLEET_PROVISIONING"
 	JITP              TemplateType = "JITP"
+	// singleThing is the body of the control plane's RegisterThing, which may also name the
+	// certificate by CSR or PEM; it is never stored.
+	singleThing TemplateType = "REGISTER_THING"
 )
 
 // Hook is a template's pre-provisioning hook.

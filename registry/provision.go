@@ -26,7 +26,8 @@ const (
 type ProvisionInput struct {
 	// CertificateID names a registered certificate (fleet provisioning: the one the ownership
 	// token stands for). NewCertificate instead registers a certificate in the same transaction
-	// (just-in-time provisioning), with CACertificateID and Mode of the CA that signed it.
+	// (just-in-time provisioning, RegisterThing with a CSR or PEM), with CACertificateID and Mode
+	// of the CA that signed it. With neither, only the thing and the policies are made.
 	CertificateID   string
 	NewCertificate  *x509.Certificate
 	CACertificateID string
@@ -114,11 +115,15 @@ func (r *Registry) Provision(in ProvisionInput) (ProvisionResult, error) {
 	default:
 		return out, newError(ErrInvalidRequest, "Invalid certificate status %q: it must be ACTIVE or INACTIVE", in.CertificateStatus)
 	}
+	withCert := in.CertificateID != "" || in.NewCertificate != nil
 	err := r.update(func(tx *bbolt.Tx, emit func(Event)) error {
 		out = ProvisionResult{}
-		cert, err := r.provisionCertificate(tx, emit, in)
-		if err != nil {
-			return err
+		var cert Certificate
+		if withCert {
+			var err error
+			if cert, err = r.provisionCertificate(tx, emit, in); err != nil {
+				return err
+			}
 		}
 		if in.Thing != nil {
 			t, err := r.provisionThing(tx, emit, *in.Thing)
@@ -146,11 +151,17 @@ func (r *Registry) Provision(in ProvisionInput) (ProvisionResult, error) {
 			default:
 				return err
 			}
+			out.Policies = append(out.Policies, existing)
+			if !withCert {
+				continue
+			}
 			target := policyTarget{key: cert.ID}
 			if err := r.attachPolicyTx(p.Name, cert.ARN, target)(tx, emit); err != nil {
 				return err
 			}
-			out.Policies = append(out.Policies, existing)
+		}
+		if !withCert {
+			return nil
 		}
 		if out.Thing != nil {
 			if err := r.attachThingPrincipalTx(out.Thing.Name, cert.ARN, cert.ID, NonExclusiveThing)(tx, emit); err != nil {
