@@ -58,6 +58,9 @@ func TestProvisioningTemplateAPI(t *testing.T) {
 	wantAWSError(t, err, "ResourceNotFoundException", 404)
 	_, err = c.UpdateProvisioningTemplate(ctx, &iot.UpdateProvisioningTemplateInput{TemplateName: aws.String("tpl"), DefaultVersionId: aws.Int32(9)})
 	wantAWSError(t, err, "ResourceNotFoundException", 404)
+	_, err = c.UpdateProvisioningTemplate(ctx, &iot.UpdateProvisioningTemplateInput{TemplateName: aws.String("tpl"), RemovePreProvisioningHook: aws.Bool(true),
+		PreProvisioningHook: &iottypes.ProvisioningHook{TargetArn: aws.String("arn:aws:lambda:us-east-1:123456789012:function:hook")}})
+	wantAWSError(t, err, "InvalidRequestException", 400)
 
 	jitp := `{"Parameters":{"AWS::IoT::Certificate::CommonName":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"AWS::IoT::Certificate::CommonName"}}}}}`
 	_, err = c.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
@@ -102,6 +105,18 @@ func TestProvisioningTemplateAPI(t *testing.T) {
 	}
 	_, err = c.DeleteProvisioningTemplateVersion(ctx, &iot.DeleteProvisioningTemplateVersionInput{TemplateName: aws.String("tpl"), VersionId: aws.Int32(3)})
 	wantAWSError(t, err, "DeleteConflictException", 409)
+	_, err = c.DeleteProvisioningTemplateVersion(ctx, &iot.DeleteProvisioningTemplateVersionInput{TemplateName: aws.String("tpl"), VersionId: aws.Int32(42)})
+	wantAWSError(t, err, "ResourceNotFoundException", 404)
+	_, err = c.ListProvisioningTemplateVersions(ctx, &iot.ListProvisioningTemplateVersionsInput{TemplateName: aws.String("nope")})
+	wantAWSError(t, err, "ResourceNotFoundException", 404)
+	lv1, err := c.ListProvisioningTemplateVersions(ctx, &iot.ListProvisioningTemplateVersionsInput{TemplateName: aws.String("tpl"), MaxResults: aws.Int32(2)})
+	if err != nil || len(lv1.Versions) != 2 || lv1.NextToken == nil {
+		t.Fatalf("versions page 1: %+v %v", lv1, err)
+	}
+	lv2, err := c.ListProvisioningTemplateVersions(ctx, &iot.ListProvisioningTemplateVersionsInput{TemplateName: aws.String("tpl"), MaxResults: aws.Int32(2), NextToken: lv1.NextToken})
+	if err != nil || len(lv2.Versions) != 1 || *lv2.Versions[0].VersionId != 3 || lv2.NextToken != nil {
+		t.Fatalf("versions page 2: %+v %v", lv2, err)
+	}
 	if _, err := c.DeleteProvisioningTemplateVersion(ctx, &iot.DeleteProvisioningTemplateVersionInput{TemplateName: aws.String("tpl"), VersionId: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}

@@ -52,10 +52,13 @@ const (
 	claimLifetime      = 5 * time.Minute // a CreateProvisioningClaim certificate
 	defaultHookTimeout = 5 * time.Second
 	maxVersions        = 5   // versions of one template (VersionsLimitExceededException)
-	maxTemplates       = 256 // templates of one account (LimitExceededException)
 	maxTokenBytes      = 512 // what the Embedded C SDK's buffer holds
 	maxParameters      = 100 // parameters of one RegisterThing request
 )
+
+// maxTemplates is the number of templates of one account (LimitExceededException); a variable
+// so that a test can reach it quickly.
+var maxTemplates = 256
 
 // Service is fleet provisioning and JITP. It is safe for concurrent use.
 type Service struct {

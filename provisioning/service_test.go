@@ -264,3 +264,23 @@ func TestTokenConcurrentUse(t *testing.T) {
 		t.Fatalf("%d requests succeeded with one token, want 1", ok)
 	}
 }
+
+// TestTemplateLimit: creating past the account's template limit is LimitExceeded, and nothing
+// is stored.
+func TestTemplateLimit(t *testing.T) {
+	defer func(n int) { maxTemplates = n }(maxTemplates)
+	maxTemplates = 2
+	s, _, _ := newTestService(t, nil)
+	for i, name := range []string{"a", "b", "c"} {
+		_, err := s.CreateTemplate(CreateTemplateInput{Name: name, Body: testTemplate, RoleARN: "arn:aws:iam::123456789012:role/R"})
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 && !errors.Is(err, ErrLimitExceeded) {
+			t.Fatalf("third template: %v, want LimitExceeded", err)
+		}
+	}
+	if ts, _, _ := s.ListTemplates(0, ""); len(ts) != 2 {
+		t.Errorf("%d templates stored", len(ts))
+	}
+}
