@@ -19,32 +19,32 @@ import (
 
 // Config is everything the emulator needs to start. The zero value of a field means its default.
 type Config struct {
-	DataDir          string            // state folder; default ".iotcore-local"
-	MQTTAddr         string            // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
-	ALPNAddr         string            // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
-	HTTPSAddr        string            // HTTPS with a client certificate (AWS's 8443); default 127.0.0.1:8443
-	APIAddr          string            // the HTTP API; default 127.0.0.1:4580
-	SeedFile         string            // YAML or JSON declarations applied at start; "" for none
-	Profile          string            // "aws" (default) or "mqtt"
-	ALPNStrict       bool              // on the ALPN port serve only x-amzn-mqtt-ca
-	Endpoints        []string          // extra server certificate names; the first is DescribeEndpoint's answer
-	ServerKey        string            // server certificate key: "ecdsa" (P-256, default) or "rsa" (RSA-2048)
-	Region           string            // default us-east-1
-	Account          string            // default 123456789012
-	HandshakeTimeout time.Duration     // TLS handshake deadline; default 10s
-	ConnectTimeout   time.Duration     // deadline for CONNECT after the handshake; default 10s
-	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
-	Throttle         bool              // AWS's per-connection rate limits (profile aws)
-	WriteQueue       int               // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
+	DataDir          string        // state folder; default ".iotcore-local"
+	MQTTAddr         string        // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
+	ALPNAddr         string        // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
+	HTTPSAddr        string        // HTTPS with a client certificate (AWS's 8443); default 127.0.0.1:8443
+	APIAddr          string        // the HTTP API; default 127.0.0.1:4580
+	SeedFile         string        // YAML or JSON declarations applied at start; "" for none
+	Profile          string        // "aws" (default) or "mqtt"
+	ALPNStrict       bool          // on the ALPN port serve only x-amzn-mqtt-ca
+	Endpoints        []string      // extra server certificate names; the first is DescribeEndpoint's answer
+	ServerKey        string        // server certificate key: "ecdsa" (P-256, default) or "rsa" (RSA-2048)
+	Region           string        // default us-east-1
+	Account          string        // default 123456789012
+	HandshakeTimeout time.Duration // TLS handshake deadline; default 10s
+	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
+	SessionExpiry    time.Duration // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
+	Throttle         bool          // AWS's per-connection rate limits (profile aws)
+	WriteQueue       int           // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
 	// MaxPacketSize is the largest MQTT packet a client may send after CONNECT (bytes),
 	// advertised to MQTT 5 clients in CONNACK. Profile aws: AWS's limit, hooks.MaxPacketBytes
 	// (another value is refused); profile mqtt: default hooks.MaxPacketBytes, settable.
 	MaxPacketSize int
-	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
-	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
-	Demo             bool              // create the demo device that the start banner's command uses
-	Functions        map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
-	Logger           *slog.Logger      // default slog.Default()
+	Credentials   map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
+	SigV4Strict   bool              // refuse unsigned requests and unknown access keys
+	Demo          bool              // create the demo device that the start banner's command uses
+	Functions     map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
+	Logger        *slog.Logger      // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
 	Now func() time.Time
@@ -134,7 +134,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"https-addr", c.HTTPSAddr}, {"api-addr", c.APIAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err))
+			errs = append(errs, addrError(a.field, a.addr, err))
 		}
 	}
 	for _, n := range c.Endpoints {

@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -68,7 +69,7 @@ func Open(path string, opts Options) (*Registry, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("registry: open %s (is another process using it?): %w", path, err)
+		return nil, fmt.Errorf("registry: open %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	r := &Registry{
 		db:     db,

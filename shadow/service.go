@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 	"log/slog"
 	"net/http"
 	"os"
@@ -115,7 +116,7 @@ func Open(path string, opts Options) (*Service, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("shadow: open %s (is another process using it?): %w", path, err)
+		return nil, fmt.Errorf("shadow: open %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()

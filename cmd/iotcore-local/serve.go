@@ -53,7 +53,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, logLevel)
 	}
 	cfg.Endpoints = endpoints
 	if len(creds) > 0 {
@@ -62,15 +62,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(fns) > 0 {
 		cfg.Functions = fns
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	starting := &startLog{}
+	cfg.Logger = slog.New(starting.handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := emu.Start(ctx); err != nil {
+		starting.release(ctx, slog.LevelWarn)
 		return err
 	}
+	starting.release(ctx, slog.LevelDebug-4)
 	fmt.Fprint(stdout, emu.Banner())
 	<-ctx.Done()
 	cfg.Logger.Info("shutting down")
