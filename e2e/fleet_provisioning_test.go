@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/eclipse/paho.golang/packets"
+	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/fxamacker/cbor/v2"
 
@@ -622,4 +625,57 @@ func TestFleetProvisioningSeed(t *testing.T) {
 func strconvQuote(s string) string {
 	data, _ := json.Marshal(s)
 	return string(data)
+}
+
+// TestFleetProvisioningMQTT5: an MQTT 5 device (paho.golang; the Python and JavaScript SDK
+// samples use MQTT 5) provisions by claim and gets its answers on its subscriptions.
+func TestFleetProvisioningMQTT5(t *testing.T) {
+	emu, _, claimCert, claimKey := provisioningSetup(t)
+	conn, err := tls.Dial("tcp", emu.MQTTAddr(), keyPairTLS(t, emu, claimCert, claimKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	answers := make(chan *paho5.Publish, 4)
+	c := paho5.NewClient(paho5.ClientConfig{
+		Conn: packets.NewThreadSafeConn(conn),
+		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){func(r paho5.PublishReceived) (bool, error) {
+			answers <- r.Packet
+			return true, nil
+		}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho5.Connect{ClientID: "claim-v5", KeepAlive: 30, CleanStart: true}); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	request := func(topic string, payload []byte) *paho5.Publish {
+		t.Helper()
+		if _, err := c.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{
+			{Topic: topic + "/accepted", QoS: 1}, {Topic: topic + "/rejected", QoS: 1},
+		}}); err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		if _, err := c.Publish(ctx, &paho5.Publish{Topic: topic, QoS: 1, Payload: payload}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		select {
+		case p := <-answers:
+			return p
+		case <-ctx.Done():
+			t.Fatalf("no answer on %s", topic)
+		}
+		return nil
+	}
+	p := request("$aws/certificates/create/json", []byte("{}"))
+	var created createAnswer
+	if p.Topic != "$aws/certificates/create/json/accepted" || json.Unmarshal(p.Payload, &created) != nil {
+		t.Fatalf("create: %s %q", p.Topic, p.Payload)
+	}
+	p = request("$aws/provisioning-templates/fleet/provision/json", []byte(`{"certificateOwnershipToken":"`+created.Token+`","parameters":{"SerialNumber":"v5"}}`))
+	var reg registerAnswer
+	if p.Topic != "$aws/provisioning-templates/fleet/provision/json/accepted" || json.Unmarshal(p.Payload, &reg) != nil || reg.ThingName != "ThingPrefix_v5" {
+		t.Fatalf("register: %s %q", p.Topic, p.Payload)
+	}
+	_ = c.Disconnect(&paho5.Disconnect{})
 }
