@@ -26,6 +26,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/registry"
 )
 
@@ -498,6 +499,10 @@ func TestFleetProvisioningAtomicAndRefusals(t *testing.T) {
 		t.Errorf("claim expires in %v, want 5 minutes", until)
 	}
 	trusted := newProvClient(t, emu, "trusted-user", *claim.CertificatePem, *claim.KeyPair.PrivateKey)
+	rec := transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == "trusted-user" })
+	if !strings.Contains(rec.CertificateStatus, "provisioning claim for template fleet") {
+		t.Errorf("transcript of the claim's connection: status %q", rec.CertificateStatus)
+	}
 	csrPEM, _ := newCSR(t)
 	body, _ := json.Marshal(map[string]string{"certificateSigningRequest": csrPEM})
 	mustJSON(t, trusted.request("$aws/certificates/create-from-csr/json", body), "/accepted", &created)

@@ -271,7 +271,7 @@ func bindError(flag, addr string, err error) error {
 func (e *Emulator) certificateStatus(id string) (string, bool) {
 	c, err := e.registry.DescribeCertificate(id)
 	if err != nil {
-		return "", false
+		return e.claimStatus(id)
 	}
 	return string(c.Status), true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/provisioning"
@@ -89,4 +90,17 @@ func (d *provisioningDirectory) AutoRegisterCertificate(cert *x509.Certificate) 
 		}
 	}
 	return d.Registry.AutoRegisterCertificate(cert)
+}
+
+// claimStatus is what a handshake transcript says of a claim certificate of
+// CreateProvisioningClaim, which the registry does not know.
+func (e *Emulator) claimStatus(id string) (string, bool) {
+	if e.provisioning == nil {
+		return "", false
+	}
+	tmpl, exp, ok := e.provisioning.ClaimTemplate(id)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("ACTIVE (provisioning claim for template %s until %s)", tmpl, exp.Format(time.RFC3339)), true
 }
