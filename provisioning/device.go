@@ -307,14 +307,11 @@ func provisionFailure(err error) error {
 	if !errors.As(err, &re) {
 		return deviceError(500, CodeInternalFailure, "internal failure")
 	}
-	switch {
-	case errors.Is(err, registry.ErrResourceConflicts):
+	if errors.Is(err, registry.ErrResourceConflicts) {
 		return deviceError(409, CodeConflict, "%s", re.Message)
-	case errors.Is(err, registry.ErrNotFound):
-		return deviceError(400, CodeRegistration, "%s", re.Message)
-	default:
-		return deviceError(400, CodeRegistration, "%s", re.Message)
 	}
+	// A missing thing type or group, a limit, a revoked certificate: the resources could not be made.
+	return deviceError(400, CodeRegistration, "%s", re.Message)
 }
 
 // hookEvent is the event a pre-provisioning hook receives.

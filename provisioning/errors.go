@@ -59,7 +59,6 @@ const (
 	CodeConflict         = "ResourceConflictsException"
 	CodeRegistration     = "ResourceRegistrationFailure"
 	CodeInternalFailure  = "InternalFailure"
-	CodeThrottling       = "Throttling"
 	CodeInvalidParameter = "InvalidParameters"
 )
 
