@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -83,6 +84,10 @@ type Config struct {
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time
+	// Jobs is the jobs service behind the Jobs operations of the control plane and the
+	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
+	// API out.
+	Jobs *jobs.Service
 	// Provisioning is the fleet provisioning service behind the provisioning template
 	// operations and CreateProvisioningClaim; nil leaves them out.
 	Provisioning *provisioning.Service

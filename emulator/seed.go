@@ -28,6 +28,7 @@ type Seed struct {
 	Policies     []SeedPolicy      `json:"policies"`
 	Things       []SeedThing       `json:"things"`
 	Certificates []SeedCertificate `json:"certificates"`
+	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
 
 	// Fleet provisioning (provisioning.go).
@@ -168,6 +169,7 @@ func (s *Seed) validate(exists func(kind, name string) bool) error {
 			errs = append(errs, fmt.Errorf("%s.status: %q is not a certificate status", where, c.Status))
 		}
 	}
+	errs = append(errs, validateSeedJobs(s.Jobs)...)
 	return errors.Join(errs...)
 }
 
@@ -274,6 +276,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 			return fmt.Errorf("certificate for %s in %s: %w", c.Thing, out, err)
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
+	}
+	if err := e.applySeedJobs(seed.Jobs); err != nil {
+		return err
 	}
 	return e.applyProvisioningSeed(ctx, seed, baseDir)
 }

@@ -24,20 +24,20 @@ type ProvisioningOptions struct {
 	Logger  *slog.Logger
 }
 
-// ProvisioningService is the Mochi hook that serves the fleet provisioning MQTT API:
+// ProvisioningService serves the fleet provisioning MQTT API:
 // $aws/certificates/create/{json,cbor}, $aws/certificates/create-from-csr/{json,cbor} and
-// $aws/provisioning-templates/NAME/provision/{json,cbor}. The request is an ordinary publish
-// (authorized by iot:Publish); the answer goes to the requesting connection only, on its
-// subscription to the /accepted or /rejected topic, checked by iot:Receive — the accepted
-// answer of CreateKeysAndCertificate carries a private key, and the identity clients pair
-// answers with requests by topic alone.
+// $aws/provisioning-templates/NAME/provision/{json,cbor}. It is not a Mochi hook of its own: the
+// ShadowService hook hands it the publishes that are not shadow or jobs requests, so that it adds
+// no hook to the message path. The request is an ordinary publish (authorized by iot:Publish);
+// the answer goes to the requesting connection only, on its subscription to the /accepted or
+// /rejected topic, checked by iot:Receive — the accepted answer of CreateKeysAndCertificate
+// carries a private key, and the identity clients pair answers with requests by topic alone.
 type ProvisioningService struct {
-	mqtt.HookBase
 	opts ProvisioningOptions
 	log  *slog.Logger
 }
 
-// NewProvisioningService returns the hook.
+// NewProvisioningService returns the router; give it to ShadowOptions.Provisioning.
 func NewProvisioningService(opts ProvisioningOptions) *ProvisioningService {
 	log := opts.Logger
 	if log == nil {
@@ -46,23 +46,15 @@ func NewProvisioningService(opts ProvisioningOptions) *ProvisioningService {
 	return &ProvisioningService{opts: opts, log: log}
 }
 
-// ID names the hook.
-func (h *ProvisioningService) ID() string { return "iotcore-provisioning" }
-
-var provisioningEvents = newEventSet(mqtt.OnPublished)
-
-// Provides reports whether the hook handles event b.
-func (h *ProvisioningService) Provides(b byte) bool { return provisioningEvents.has(b) }
-
-// OnPublished serves a provisioning request after Mochi has acknowledged it, so the device gets
-// its PUBACK before the answer. It runs on the requester's read loop, so one connection's
-// requests are answered in order.
-func (h *ProvisioningService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
-	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, "$aws/") {
-		return
+// route serves a provisioning request after Mochi has acknowledged it (the device gets its
+// PUBACK before the answer), and reports whether pk was one. It runs on the requester's read
+// loop, so one connection's requests are answered in order.
+func (h *ProvisioningService) route(cl *mqtt.Client, pk packets.Packet) bool {
+	if h == nil || cl.Net.Inline || !strings.HasPrefix(pk.TopicName, "$aws/") {
+		return false
 	}
 	if _, ok := provisioning.ParseTopic(pk.TopicName); !ok {
-		return
+		return false
 	}
 	caller := provisioning.Caller{ClientID: cl.ID}
 	if conn, ok := cl.Net.Conn.(*listener.Conn); ok {
@@ -72,7 +64,7 @@ func (h *ProvisioningService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	}
 	ans, ok := h.opts.Service.Handle(context.Background(), pk.TopicName, pk.Payload, caller)
 	if !ok {
-		return
+		return false
 	}
 	if ans.Err != nil {
 		h.log.Info("provisioning request rejected", "client", cl.ID, "topic", pk.TopicName, "status", ans.Err.StatusCode, "code", ans.Err.ErrorCode, "message", ans.Err.ErrorMessage)
@@ -80,6 +72,7 @@ func (h *ProvisioningService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 		h.log.Info("provisioning request accepted", "client", cl.ID, "topic", pk.TopicName)
 	}
 	h.deliver(cl, ans.Topic, ans.Payload)
+	return true
 }
 
 // deliver sends an answer to cl alone, through its subscription that matches topic (QoS up to
