@@ -80,6 +80,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	tr := conn.Transcript()
 	tr.SetClient(cl.ID)
+	recordConnect(tr, cl, pk)
 	state := conn.ConnectionState()
 	if len(state.PeerCertificates) == 0 {
 		return a.refuse(cl, tr, "no client certificate was presented")
@@ -106,6 +107,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	for _, ex := range c.Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}
+	recordConnectDecision(tr, c, cl.ID, who.env.ThingName)
 	if !c.Decide(auth.ActionConnect, "client", cl.ID).Allowed {
 		return a.refuse(cl, tr, c.Explain(auth.ActionConnect, "client", cl.ID).Reason)
 	}
@@ -155,6 +157,7 @@ func (a *Authorizer) justInTime(peer *x509.Certificate, err error) string {
 func (a *Authorizer) refuse(cl *mqtt.Client, tr *listener.Transcript, reason string) error {
 	a.log.Warn("connect refused", "client", cl.ID, "remote", cl.Net.Remote, "reason", reason)
 	if tr != nil {
+		tr.Step(listener.StepRefused, "CONNECT refused, no CONNACK: "+reason)
 		tr.Finish("refused", reason)
 	}
 	if cl.Properties.ProtocolVersion == 5 && a.opts.Server != nil {
@@ -230,6 +233,7 @@ func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	reason := c.Explain(action, "topic", pk.TopicName).Reason
 	a.log.Warn("publish refused", "client", cl.ID, "topic", pk.TopicName, "certificate", s.who.env.CertificateID, "reason", reason)
+	recordRefusal(cl, "publish to "+pk.TopicName+" refused: "+reason)
 	if a.opts.Profile != "aws" {
 		return nil
 	}
@@ -261,6 +265,9 @@ func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
 			refused = append(refused, f.Filter+": "+reason)
 		}
 		pending[f.Filter] = allowed
+	}
+	if len(refused) > 0 {
+		recordRefusal(cl, "subscribe refused: "+strings.Join(refused, "; "))
 	}
 	if len(refused) > 0 && a.opts.Profile == "aws" && cl.Properties.ProtocolVersion < 5 {
 		return &OperationRefused{Reason: "subscribe refused: " + strings.Join(refused, "; ")}
@@ -430,6 +437,7 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 // OnDisconnect forgets a clean session's authorization state; persistent sessions keep it for
 // the messages queued while they are offline.
 func (a *Authorizer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	recordDisconnect(cl, err)
 	if expire && !cl.IsTakenOver() {
 		a.sessions.drop(cl)
 	}
