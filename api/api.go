@@ -28,6 +28,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -98,6 +99,9 @@ type Config struct {
 	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
 	// API out.
 	Jobs *jobs.Service
+	// Rules is the rules engine behind the topic rule operations (rules.go); nil leaves them
+	// out.
+	Rules *rules.Engine
 	// Provisioning is the fleet provisioning service behind the provisioning template
 	// operations and CreateProvisioningClaim; nil leaves them out.
 	Provisioning *provisioning.Service

@@ -112,6 +112,8 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
 	// Jobs (jobs.go).
 	s.addJobRoutes(&rt)
+	// Rules engine (rules.go).
+	s.ruleRoutes(&rt)
 	// Emulator-only.
 	rt.add(http.MethodGet, "/health", "Health", s.health)
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)

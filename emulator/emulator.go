@@ -27,6 +27,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -42,6 +43,7 @@ type Emulator struct {
 	shadows     *shadow.Service
 	jobs        *jobs.Service
 	functions   *functions.Client
+	rules       *rules.Engine
 	transcripts *listener.Transcripts // nil with NoTranscripts
 	faults      *listener.Faults
 	done        chan struct{} // closed by Close: long-lived API responses end
@@ -189,6 +191,10 @@ func (e *Emulator) startBroker() error {
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
 	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter,
 		Provisioning: provisioner})
+	if err := e.openRules(); err != nil {
+		return err
+	}
+	ruleHook := hooks.NewRules(hooks.RulesOptions{Engine: e.rules, Principals: e.authorizer, Logger: e.log.With("component", "rules")})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -199,7 +205,7 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("open session store: %w", err)
 	}
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, e.store} {
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -330,6 +336,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
 		Jobs:         e.jobs,
+		Rules:        e.rules,
 		Provisioning: e.provisioning,
 	})
 }
@@ -391,6 +398,11 @@ func (e *Emulator) Close() error {
 		}
 		if e.unwatch != nil {
 			e.unwatch()
+		}
+		if e.rules != nil {
+			if err := e.rules.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close rules engine: %w", err))
+			}
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

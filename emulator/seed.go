@@ -31,7 +31,8 @@ type Seed struct {
 	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
 	// TLSFaults are fault injection rules, NAME[@TARGET], as serve --tls-fault takes them.
-	TLSFaults []string `json:"tlsFaults"`
+	TLSFaults []string   `json:"tlsFaults"`
+	Rules     []SeedRule `json:"rules"`
 
 	// Fleet provisioning (provisioning.go).
 	ProvisioningTemplates []SeedProvisioningTemplate `json:"provisioningTemplates"`
@@ -251,6 +252,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := seed.validate(exists); err != nil {
 		return err
 	}
+	if err := e.checkSeedRules(seed.Rules); err != nil {
+		return err
+	}
 	if err := e.validateProvisioningSeed(seed); err != nil {
 		return err
 	}
@@ -288,6 +292,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
 	if err := e.applySeedJobs(seed.Jobs); err != nil {
+		return err
+	}
+	if err := e.applySeedRules(seed.Rules); err != nil {
 		return err
 	}
 	return e.applyProvisioningSeed(ctx, seed, baseDir)
