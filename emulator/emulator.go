@@ -26,6 +26,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -68,6 +69,8 @@ type Emulator struct {
 	index     *index.Index
 	tempCreds *api.TemporaryCredentials
 	iotLog    *iotLogLevel
+
+	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -136,6 +139,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openJobs(); err != nil {
 		return err
 	}
+	if err := e.openProvisioning(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func (e *Emulator) startBroker() error {
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Directory: e.directory(), Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
@@ -192,8 +198,13 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
 		OnPresence: e.presenceChanged,
 	})
+	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
+		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),
+		Receive: func(cl *mqtt.Client, topic string) bool { return e.authorizer.OnACLCheck(cl, topic, false) },
+	})
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter,
+		Provisioning: provisioner})
 	if err := e.openRules(); err != nil {
 		return err
 	}
@@ -307,7 +318,7 @@ func bindError(flag, addr string, err error) error {
 func (e *Emulator) certificateStatus(id string) (string, bool) {
 	c, err := e.registry.DescribeCertificate(id)
 	if err != nil {
-		return "", false
+		return e.claimStatus(id)
 	}
 	return string(c.Status), true
 }
@@ -343,6 +354,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		LoggingChanged:       e.iotLog.set,
 		Jobs:                 e.jobs,
 		Rules:                e.rules,
+		Provisioning:         e.provisioning,
 	})
 }
 
@@ -415,6 +427,11 @@ func (e *Emulator) Close() error {
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
+		if e.provisioning != nil {
+			if err := e.provisioning.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close provisioning store: %w", err))
 			}
 		}
 		if e.registry != nil {
