@@ -26,6 +26,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -68,6 +69,8 @@ type Emulator struct {
 	index     *index.Index
 	tempCreds *api.TemporaryCredentials
 	iotLog    *iotLogLevel
+
+	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -136,6 +139,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openJobs(); err != nil {
 		return err
 	}
+	if err := e.openProvisioning(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func (e *Emulator) startBroker() error {
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Directory: e.directory(), Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Generation:        e.registry.Generation,
@@ -193,8 +199,13 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
 		OnPresence: e.presenceChanged,
 	})
+	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
+		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),
+		Receive: func(cl *mqtt.Client, topic string) bool { return e.authorizer.OnACLCheck(cl, topic, false) },
+	})
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter,
+		Provisioning: provisioner})
 	if err := e.openRules(); err != nil {
 		return err
 	}
@@ -307,8 +318,10 @@ func bindError(flag, addr string, err error) error {
 // certificateStatus tells the handshake transcript whether a presented certificate is known
 // (through the authorizer's connect cache: no registry read for a reconnecting certificate).
 func (e *Emulator) certificateStatus(id string) (string, bool) {
-	status, _, known := e.authorizer.CertificateFacts(id)
-	return status, known
+	if status, _, known := e.authorizer.CertificateFacts(id); known {
+		return status, true
+	}
+	return e.claimStatus(id)
 }
 
 // newAPIHandler is the AWS-compatible HTTP API, served on --api-addr and on the HTTPS
@@ -342,6 +355,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		LoggingChanged:       e.iotLog.set,
 		Jobs:                 e.jobs,
 		Rules:                e.rules,
+		Provisioning:         e.provisioning,
 	})
 }
 
@@ -414,6 +428,11 @@ func (e *Emulator) Close() error {
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
+		if e.provisioning != nil {
+			if err := e.provisioning.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close provisioning store: %w", err))
 			}
 		}
 		if e.registry != nil {

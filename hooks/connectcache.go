@@ -21,7 +21,9 @@ import (
 // result under that number only if it is still current.
 //
 // Only connections the registry admits are cached (ACTIVE certificates); refusals take the full
-// path every time. The cache is bounded: when full, it starts afresh.
+// path every time, and so do certificates whose identity the Directory makes up from more than
+// the registry (UncachedIdentities: fleet provisioning's claim certificates, which expire). The
+// cache is bounded: when full, it starts afresh.
 type connectCache struct {
 	generation func() uint64
 
@@ -29,6 +31,20 @@ type connectCache struct {
 	gen       uint64
 	decisions map[connectKey]connectEntry
 	certs     map[string]certFacts
+}
+
+// UncachedIdentities is implemented by a Directory some of whose certificates are not (only)
+// registry records — a claim certificate of fleet provisioning is valid for minutes and its
+// expiry changes no registry generation. Uncached reports such a certificate; the connect cache
+// then never keeps what it resolved.
+type UncachedIdentities interface {
+	Uncached(certID string) bool
+}
+
+// uncached reports whether certID's identity must not be cached.
+func (a *Authorizer) uncached(certID string) bool {
+	u, ok := a.opts.Directory.(UncachedIdentities)
+	return ok && u.Uncached(certID)
 }
 
 // maxConnectCache bounds each map of the cache.
@@ -134,18 +150,24 @@ func (a *Authorizer) resolve(certID, clientID string, base auth.Environment) (*p
 		return e.who, e.compiled, nil
 	}
 	g := c.generation() // before the reads
+	volatile := a.uncached(certID)
 	who, policies, err := resolvePrincipal(a.opts.Directory, certID, clientID, base)
 	if err != nil {
 		return nil, nil, err
 	}
 	compiled := compile(policies, who.env)
-	c.putDecision(g, k, connectEntry{who: who, compiled: compiled})
+	// Checked before and after the reads: an identity that was volatile at any point of them
+	// is not kept.
+	if !volatile && !a.uncached(certID) {
+		c.putDecision(g, k, connectEntry{who: who, compiled: compiled})
+	}
 	return who, compiled, nil
 }
 
 // CertificateFacts tells the handshake transcript a presented certificate's status and the
 // first thing (by name) attached to it, from the connect cache when it can: known is false for
-// an unregistered certificate.
+// an unregistered certificate, and for one the Directory reports Uncached (the caller describes
+// those itself).
 func (a *Authorizer) CertificateFacts(certID string) (status, thing string, known bool) {
 	c := a.cache
 	if c != nil {
@@ -156,6 +178,9 @@ func (a *Authorizer) CertificateFacts(certID string) (status, thing string, know
 	var g uint64
 	if c != nil {
 		g = c.generation()
+	}
+	if a.uncached(certID) {
+		return "", "", false // not a registered certificate: the caller describes it
 	}
 	view, err := a.opts.Directory.CertificateIdentity(certID)
 	if err != nil {

@@ -106,3 +106,30 @@ func TestConnectCache(t *testing.T) {
 		t.Error("an unknown certificate reported known")
 	}
 }
+
+// volatileDirectory reports every certificate as Uncached (as fleet provisioning's claim
+// certificates are).
+type volatileDirectory struct{ countingDirectory }
+
+func (d *volatileDirectory) Uncached(string) bool { return true }
+
+// TestConnectCacheSkipsUncached: an identity the Directory reports Uncached is resolved afresh
+// at every connect, and the transcript facts leave it to the caller.
+func TestConnectCacheSkipsUncached(t *testing.T) {
+	dir := &volatileDirectory{}
+	var gen atomic.Uint64
+	a := NewAuthorizer(AuthorizerOptions{Directory: dir, Region: "us-east-1", Account: "123456789012", Generation: gen.Load})
+	base := auth.Environment{Region: "us-east-1", Account: "123456789012"}
+	for i := range 3 {
+		before := dir.reads.Load()
+		if _, _, err := a.resolve("c1", "t1", base); err != nil {
+			t.Fatal(err)
+		}
+		if dir.reads.Load() == before {
+			t.Fatalf("connect %d of an uncached identity read nothing from the directory", i+1)
+		}
+	}
+	if _, _, known := a.CertificateFacts("c1"); known {
+		t.Error("facts of an uncached identity reported known")
+	}
+}
