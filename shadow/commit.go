@@ -8,11 +8,13 @@ import (
 )
 
 // Group commit. Every accepted update or delete must be on disk before its answer, and an fsync
-// costs far more than the work of an update (~0.2 ms against ~0.02 ms). One goroutine therefore
-// runs all write transactions of the store: it takes the next request, adds every request already
-// waiting (without waiting for more), runs them in order in one bbolt transaction and answers each
-// after that transaction's single fsync. A lone update starts at once, as before; concurrent
-// updates queue while a commit is on disk and share the next one.
+// costs far more than the work of an update (~0.2 ms against ~0.02 ms). Writes therefore share
+// transactions: a write that finds no commit in progress leads — it commits, in its own
+// goroutine, itself and every write that queued meanwhile, in one bbolt transaction with one
+// fsync; writes that arrive while a commit is on disk queue and are answered after the commit
+// that carries them. When the leader's own commit is done and writes are waiting, it hands the
+// lead to the first of them and returns, so no caller commits for others indefinitely. A lone
+// write therefore runs at once in its caller's goroutine, as it did before group commit.
 //
 // bbolt's own DB.Batch does the same but waits up to MaxBatchDelay (10 ms) for a batch to fill,
 // which would add that delay to a lone update.
@@ -28,64 +30,69 @@ var errStoreClosed = errors.New("shadow: store closed")
 // retried one request at a time): it must set its results afresh on each run.
 type writeReq struct {
 	fn   func(*bbolt.Tx) error
-	done chan error
+	done chan writeResult // buffered (1): the answer, or the lead
 }
 
-// committer is the store's single writer.
+// writeResult answers a queued write: its commit's error, or lead when the write is to lead the
+// next commit itself.
+type writeResult struct {
+	err  error
+	lead bool
+}
+
+// committer groups the store's write transactions.
 type committer struct {
-	db      *bbolt.DB
-	reqs    chan *writeReq // unbuffered: a send succeeds only while the loop receives
-	quit    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	db *bbolt.DB
+
+	mu      sync.Mutex
+	queue   []*writeReq
+	leading bool // a commit is in progress (its leader will hand on or clear this)
+	closed  bool
 }
 
-func newCommitter(db *bbolt.DB) *committer {
-	c := &committer{db: db, reqs: make(chan *writeReq), quit: make(chan struct{}), stopped: make(chan struct{})}
-	go c.loop()
-	return c
-}
+func newCommitter(db *bbolt.DB) *committer { return &committer{db: db} }
 
 // update runs fn in a write transaction that is committed (and synced, unless the store is
 // NoSync) when update returns nil.
 func (c *committer) update(fn func(*bbolt.Tx) error) error {
-	r := &writeReq{fn: fn, done: make(chan error, 1)}
-	select {
-	case c.reqs <- r:
-	case <-c.quit:
+	r := &writeReq{fn: fn, done: make(chan writeResult, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return errStoreClosed
 	}
-	return <-r.done
-}
-
-// close stops the loop after the batch in progress; later writes fail with errStoreClosed.
-func (c *committer) close() {
-	c.once.Do(func() { close(c.quit) })
-	<-c.stopped
-}
-
-func (c *committer) loop() {
-	defer close(c.stopped)
-	batch := make([]*writeReq, 0, maxCommitBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case r := <-c.reqs:
-			batch = append(batch, r)
-		case <-c.quit:
-			return
+	c.queue = append(c.queue, r)
+	if c.leading {
+		c.mu.Unlock()
+		if res := <-r.done; !res.lead {
+			return res.err
 		}
-	fill:
-		for len(batch) < maxCommitBatch {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		c.commit(batch)
+		c.mu.Lock() // handed the lead: r is first in the queue
 	}
+	c.leading = true
+	n := min(len(c.queue), maxCommitBatch)
+	batch := c.queue[:n:n]
+	c.queue = append([]*writeReq(nil), c.queue[n:]...)
+	c.mu.Unlock()
+
+	c.commit(batch) // answers r too, first of the batch
+
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].done <- writeResult{lead: true}
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	return (<-r.done).err
+}
+
+// close refuses later writes. Writes already queued are still committed (or fail with the
+// store's error once it is closed).
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 }
 
 // commit runs a batch in one transaction. When it fails, each request runs again alone, so that
@@ -101,11 +108,11 @@ func (c *committer) commit(batch []*writeReq) {
 	})
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
-			r.done <- err
+			r.done <- writeResult{err: err}
 		}
 		return
 	}
 	for _, r := range batch {
-		r.done <- c.db.Update(r.fn)
+		r.done <- writeResult{err: c.db.Update(r.fn)}
 	}
 }

@@ -38,19 +38,19 @@ func TestCommitBatchFailureIsolated(t *testing.T) {
 		}
 	}
 	batch := []*writeReq{
-		{fn: put("a"), done: make(chan error, 1)},
-		{fn: func(*bbolt.Tx) error { return boom }, done: make(chan error, 1)},
-		{fn: put("c"), done: make(chan error, 1)},
+		{fn: put("a"), done: make(chan writeResult, 1)},
+		{fn: func(*bbolt.Tx) error { return boom }, done: make(chan writeResult, 1)},
+		{fn: put("c"), done: make(chan writeResult, 1)},
 	}
 	c.commit(batch)
-	if err := <-batch[0].done; err != nil {
-		t.Errorf("first request: %v", err)
+	if res := <-batch[0].done; res.err != nil {
+		t.Errorf("first request: %v", res.err)
 	}
-	if err := <-batch[1].done; !errors.Is(err, boom) {
-		t.Errorf("failing request: %v, want boom", err)
+	if res := <-batch[1].done; !errors.Is(res.err, boom) {
+		t.Errorf("failing request: %v, want boom", res.err)
 	}
-	if err := <-batch[2].done; err != nil {
-		t.Errorf("third request: %v", err)
+	if res := <-batch[2].done; res.err != nil {
+		t.Errorf("third request: %v", res.err)
 	}
 	db.View(func(tx *bbolt.Tx) error {
 		for _, k := range []string{"a", "c"} {

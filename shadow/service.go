@@ -50,8 +50,8 @@ const (
 	maxListPage     = 100
 )
 
-// Service is the shadow service over one bbolt file. It is safe for concurrent use: writes run in
-// order on one goroutine, concurrent ones sharing a transaction and its fsync (commit.go), so
+// Service is the shadow service over one bbolt file. It is safe for concurrent use: writes run one
+// transaction at a time, concurrent ones sharing a transaction and its fsync (commit.go), so
 // concurrent updates of one shadow are serialised and each request version is checked against
 // the stored one (including an earlier update of the same transaction).
 type Service struct {
