@@ -191,4 +191,9 @@ func TestAcknowledgedUpdatesSurviveSIGKILL(t *testing.T) {
 	if len(acked) != 10 {
 		t.Errorf("%d writers acknowledged updates, want 10", len(acked))
 	}
+	sum := 0
+	for _, n := range acked {
+		sum += n
+	}
+	t.Logf("%d updates acknowledged by 10 concurrent writers before SIGKILL; each writer's last acknowledged update found after reopening", sum)
 }
