@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/pki"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
 	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
 	Demo             bool              // create the demo device that the start banner's command uses
+	Functions        map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
 	Logger           *slog.Logger      // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
@@ -131,6 +133,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteQueue < 0 || c.WriteQueue > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("write-queue: %d is not a queue length", c.WriteQueue))
+	}
+	for arn, u := range c.Functions {
+		if _, _, err := functions.ParseRoute(arn + "=" + u); err != nil {
+			errs = append(errs, fmt.Errorf("function: %w", err))
+		}
 	}
 	if c.SessionExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))

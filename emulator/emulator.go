@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -34,6 +35,7 @@ type Emulator struct {
 	pki         *pki.Authority
 	registry    *registry.Registry
 	shadows     *shadow.Service
+	functions   *functions.Client
 	transcripts *listener.Transcripts
 	broker      *mqtt.Server
 	authorizer  *hooks.Authorizer
@@ -78,6 +80,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 			return err
 		}
 		e.addCredentials(seed.Credentials)
+		e.addFunctions(seed.Functions)
+	}
+	if e.functions, err = functions.New(functions.Config{Routes: e.cfg.Functions, Logger: e.log.With("component", "functions")}); err != nil {
+		return fmt.Errorf("functions: %w", err)
 	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
@@ -374,6 +380,9 @@ func (e *Emulator) RootCAPEM() []byte { return e.pki.RootCAPEM() }
 
 // Shadows is the Device Shadow service, shared by MQTT and HTTP.
 func (e *Emulator) Shadows() *shadow.Service { return e.shadows }
+
+// Functions is the Invoker through which the emulator's services call functions.
+func (e *Emulator) Functions() functions.Invoker { return e.functions }
 
 // Registry is the emulator's registry, for tests that inspect or change state directly.
 func (e *Emulator) Registry() *registry.Registry { return e.registry }

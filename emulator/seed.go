@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
 )
@@ -27,6 +28,13 @@ type Seed struct {
 	Policies     []SeedPolicy      `json:"policies"`
 	Things       []SeedThing       `json:"things"`
 	Certificates []SeedCertificate `json:"certificates"`
+	Functions    []SeedFunction    `json:"functions"`
+}
+
+// SeedFunction routes a function's invocations to a URL, as serve --function ARN=URL does.
+type SeedFunction struct {
+	ARN string `json:"arn"`
+	URL string `json:"url"`
 }
 
 // SeedCredential is an AWS key pair whose SigV4 signatures the HTTP API verifies.
@@ -105,6 +113,11 @@ func (s *Seed) validate(exists func(kind, name string) bool) error {
 	for i, c := range s.Credentials {
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 			errs = append(errs, fmt.Errorf("credentials[%d]: accessKeyId and secretAccessKey are required", i))
+		}
+	}
+	for i, f := range s.Functions {
+		if _, _, err := functions.ParseRoute(f.ARN + "=" + f.URL); err != nil {
+			errs = append(errs, fmt.Errorf("functions[%d]: %w", i, err))
 		}
 	}
 	for i, tt := range s.ThingTypes {
@@ -191,6 +204,22 @@ func (e *Emulator) addCredentials(creds []SeedCredential) {
 		merged[c.AccessKeyID] = c.SecretAccessKey
 	}
 	e.cfg.Credentials = merged
+}
+
+// addFunctions adds the seed's function routes to those of the configuration; a route given on
+// the command line wins.
+func (e *Emulator) addFunctions(fns []SeedFunction) {
+	if len(fns) == 0 {
+		return
+	}
+	merged := make(map[string]string, len(e.cfg.Functions)+len(fns))
+	for _, f := range fns {
+		merged[f.ARN] = f.URL
+	}
+	for k, v := range e.cfg.Functions {
+		merged[k] = v
+	}
+	e.cfg.Functions = merged
 }
 
 // ApplySeed creates what the seed declares and is missing. baseDir resolves relative Out folders.

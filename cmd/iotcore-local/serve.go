@@ -38,6 +38,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
 	creds := mapFlag{}
 	fs.Var(credentialFlag(creds), "credentials", "AKID:SECRET key pair whose SigV4 signatures the HTTP API verifies (repeatable)")
+	fns := functionFlag{}
+	fs.Var(fns, "function", "ARN=URL: send this function's invocations to URL, e.g. a Lambda Runtime Interface Emulator's http://127.0.0.1:9001/2015-03-31/functions/function/invocations (repeatable); other functions go to AWS_ENDPOINT_URL_LAMBDA")
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -55,6 +57,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.Endpoints = endpoints
 	if len(creds) > 0 {
 		cfg.Credentials = creds
+	}
+	if len(fns) > 0 {
+		cfg.Functions = fns
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
