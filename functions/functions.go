@@ -32,6 +32,10 @@ type Config struct {
 	Routes     map[string]string
 	Logger     *slog.Logger
 	HTTPClient *http.Client // nil: a client with sane timeouts
+	// RouteConcurrency is how many invocations one routed URL gets at a time; 0 means 1, because
+	// a Runtime Interface Emulator runs one invocation at a time and answers a second one with
+	// HTTP 400. Waiting for a turn is bounded by the caller's ctx.
+	RouteConcurrency int
 }
 
 // ErrNoEndpoint is the error of a call to a function that has no route and no SDK-configured
@@ -57,6 +61,7 @@ func (e *FunctionError) Error() string {
 // to the AWS SDK's Lambda client, which is built on first use.
 type Client struct {
 	routes map[string]string
+	gates  map[string]chan struct{} // routed URL → its turns
 	log    *slog.Logger
 	http   *http.Client
 	// sdkHTTP is the caller's HTTPClient for the SDK, nil for the SDK's default.
@@ -74,7 +79,7 @@ const maxResponse = 6*1024*1024 + 1024
 
 // New checks the routes and returns a Client.
 func New(cfg Config) (*Client, error) {
-	c := &Client{routes: map[string]string{}, log: cfg.Logger, http: cfg.HTTPClient, newSDK: newSDKClient, sdkHTTP: cfg.HTTPClient}
+	c := &Client{routes: map[string]string{}, gates: map[string]chan struct{}{}, log: cfg.Logger, http: cfg.HTTPClient, newSDK: newSDKClient, sdkHTTP: cfg.HTTPClient}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -105,6 +110,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	turns := cfg.RouteConcurrency
+	if turns <= 0 {
+		turns = 1
+	}
+	for _, u := range c.routes {
+		if c.gates[u] == nil {
+			c.gates[u] = make(chan struct{}, turns)
+		}
 	}
 	return c, nil
 }

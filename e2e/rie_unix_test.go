@@ -1,0 +1,134 @@
+//go:build unix
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rieBuild holds the AWS Lambda Runtime Interface Emulator and the test functions, built once
+// per test binary with the go command (the RIE module is recorded in go.mod by tools/lambda.go).
+var rieBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildLambdaTools builds the RIE and e2e/lambdas/authorizer into a folder kept until the test
+// binary ends.
+func buildLambdaTools(t *testing.T) string {
+	t.Helper()
+	rieBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "iotcore-rie-")
+		if err != nil {
+			rieBuild.err = err
+			return
+		}
+		rieBuild.dir = dir
+		for _, b := range []struct{ out, pkg string }{
+			{"aws-lambda-rie", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"},
+			{"authorizer", "github.com/iotcore-local/iotcore-local/e2e/lambdas/authorizer"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.out), b.pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				rieBuild.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	if rieBuild.err != nil {
+		t.Fatal(rieBuild.err)
+	}
+	return rieBuild.dir
+}
+
+// startRIE runs the authorizer function behind a Runtime Interface Emulator on a free loopback
+// port and returns its Invoke URL. The RIE and the function it started are stopped when the
+// test ends.
+func startRIE(t *testing.T) string {
+	t.Helper()
+	needTools(t, "go")
+	dir := buildLambdaTools(t)
+	for attempt := 0; ; attempt++ {
+		addr := freeAddr(t)
+		cmd := exec.Command(filepath.Join(dir, "aws-lambda-rie"),
+			"--runtime-interface-emulator-address", addr, "--log-level", "error",
+			filepath.Join(dir, "authorizer"))
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=authorizer")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the RIE starts the function as its child
+		var logs strings.Builder
+		cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start RIE: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if waitListening(addr, exited, 20*time.Second) {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("RIE output:\n%s", logs.String())
+				}
+			})
+			return "http://" + addr + "/2015-03-31/functions/function/invocations"
+		}
+		stop()
+		if attempt == 2 {
+			t.Fatalf("the RIE did not listen on %s:\n%s", addr, logs.String())
+		}
+	}
+}
+
+// waitListening waits until addr accepts connections, the process exits, or d passes.
+func waitListening(addr string, exited <-chan struct{}, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// syncWriter serializes writes from the process's two output pipes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// String is what was written so far.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
