@@ -32,26 +32,28 @@ type Emulator struct {
 	cfg Config
 	log *slog.Logger
 
-	pki         *pki.Authority
-	registry    *registry.Registry
-	shadows     *shadow.Service
-	functions   *functions.Client
-	transcripts *listener.Transcripts
-	broker      *mqtt.Server
-	authorizer  *hooks.Authorizer
-	store       *hooks.Store
-	httpBroker  *brokerAdapter
-	unwatch     func()
-	mqtts, alpn *listener.Listener
-	https       *listener.Listener // 8443: HTTPS with a client certificate, outside Mochi
-	httpsDone   chan struct{}
-	apiHandler  http.Handler
-	apiLn       net.Listener
-	apiSrv      *http.Server
-	apiDone     chan struct{}
-	ready       atomic.Bool
-	closeOnce   sync.Once
-	closeErr    error
+	pki          *pki.Authority
+	registry     *registry.Registry
+	shadows      *shadow.Service
+	functions    *functions.Client
+	transcripts  *listener.Transcripts
+	broker       *mqtt.Server
+	authorizer   *hooks.Authorizer
+	store        *hooks.Store
+	httpBroker   *brokerAdapter
+	unwatch      func()
+	mqtts, alpn  *listener.Listener
+	ws           *listener.WebSocket // MQTT over WebSocket at /mqtt (443 and the API address)
+	frontHandler http.Handler        // apiHandler with /mqtt routed to ws
+	https        *listener.Listener  // 8443: HTTPS with a client certificate, outside Mochi
+	httpsDone    chan struct{}
+	apiHandler   http.Handler
+	apiLn        net.Listener
+	apiSrv       *http.Server
+	apiDone      chan struct{}
+	ready        atomic.Bool
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -149,6 +151,8 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.log.With("component", "authorizer"),
+		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
+		WebSocketLifetime: e.cfg.WebSocketTTL,
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
@@ -180,6 +184,8 @@ func (e *Emulator) startBroker() error {
 	}
 	e.transcripts = listener.NewTranscripts(transcriptCapacity)
 	e.apiHandler = e.newAPIHandler()
+	e.ws = e.newWebSocket()
+	e.frontHandler = withWebSocket(e.ws, e.apiHandler)
 	common := listener.Config{
 		Certificate:       e.pki.ServerCertificate,
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
@@ -191,7 +197,7 @@ func (e *Emulator) startBroker() error {
 	mqtts, alpn := common, common
 	mqtts.ID, mqtts.Address, mqtts.Kind = "mqtts", e.cfg.MQTTAddr, listener.KindMQTTS
 	alpn.ID, alpn.Address, alpn.Kind, alpn.Strict = "alpn", e.cfg.ALPNAddr, listener.KindALPN, e.cfg.ALPNStrict
-	alpn.HTTP = e.apiHandler
+	alpn.HTTP = e.frontHandler
 	e.mqtts, e.alpn = listener.New(mqtts), listener.New(alpn)
 	for _, l := range []struct {
 		ln   *listener.Listener
@@ -200,6 +206,9 @@ func (e *Emulator) startBroker() error {
 		if err := e.broker.AddListener(l.ln); err != nil {
 			return bindError(l.flag, l.ln.Address(), err)
 		}
+	}
+	if err := e.broker.AddListener(e.ws); err != nil {
+		return fmt.Errorf("websocket listener: %w", err)
 	}
 	if err := e.broker.Serve(); err != nil {
 		return fmt.Errorf("start broker: %w", err)
@@ -288,7 +297,7 @@ func (e *Emulator) startAPI() error {
 		return bindError("--api-addr", e.cfg.APIAddr, err)
 	}
 	e.apiLn = ln
-	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiSrv = &http.Server{Handler: e.frontHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -35,6 +37,12 @@ type AuthorizerOptions struct {
 	// policies while the client is offline.
 	StoredCertificate func(clientID string) (certID string, ok bool)
 	Logger            *slog.Logger
+	// IdentityPolicies returns the IoT policies attached to a Cognito identity id (AttachPolicy
+	// --target <identity id>); nil: none are.
+	IdentityPolicies func(identityID string) ([]registry.Policy, error)
+	// WebSocketLifetime ends SigV4 (MQTT over WebSocket) connections after this long, with
+	// disconnectReason WEBSOCKET_TTL_EXPIRATION; 0 means AWS's 24 hours.
+	WebSocketLifetime time.Duration
 }
 
 // Authorizer is the Mochi hook that decides every connection and operation with AWS IoT
@@ -45,6 +53,9 @@ type Authorizer struct {
 	opts     AuthorizerOptions
 	log      *slog.Logger
 	sessions sessions
+	// lifetimes holds the timers that end connections with a bounded lifetime (WebSocket, custom
+	// authorizer answers), by *mqtt.Client; OnDisconnect stops them.
+	lifetimes sync.Map
 }
 
 // NewAuthorizer returns the hook; add it to the server before Serve.
@@ -81,6 +92,9 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	tr := conn.Transcript()
 	tr.SetClient(cl.ID)
 	state := conn.ConnectionState()
+	if id := conn.Identity(); id != nil {
+		return a.connectIdentity(cl, pk, tr, state, id)
+	}
 	if len(state.PeerCertificates) == 0 {
 		return a.refuse(cl, tr, "no client certificate was presented")
 	}
@@ -427,6 +441,7 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 // OnDisconnect forgets a clean session's authorization state; persistent sessions keep it for
 // the messages queued while they are offline.
 func (a *Authorizer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	a.stopLifetime(cl)
 	if expire && !cl.IsTakenOver() {
 		a.sessions.drop(cl)
 	}
@@ -468,6 +483,10 @@ func statusText(ev registry.Event) string {
 
 // refresh recompiles a session's policies from the registry.
 func (a *Authorizer) refresh(s *session) {
+	if s.who.recompile != nil {
+		s.policy.Store(s.who.recompile())
+		return
+	}
 	view, err := a.opts.Directory.CertificateIdentity(s.who.env.CertificateID)
 	if err != nil {
 		a.log.Warn("cannot refresh policies", "client", s.client.ID, "error", err)
@@ -480,6 +499,17 @@ func (a *Authorizer) refresh(s *session) {
 type Principal struct {
 	CertificateID string
 	ThingName     string // set only for an EXCLUSIVE_THING attachment, as AWS reports it
+	// Identifier is the principal of a connection without certificate (an access key, a Cognito
+	// identity id, a custom authorizer's principalId); "" for certificate connections.
+	Identifier string
+}
+
+// ID is the principalIdentifier lifecycle events report.
+func (p Principal) ID() string {
+	if p.Identifier != "" {
+		return p.Identifier
+	}
+	return p.CertificateID
 }
 
 // PrincipalOf returns the principal of a connection the authorizer admitted.
@@ -488,5 +518,5 @@ func (a *Authorizer) PrincipalOf(cl *mqtt.Client) (Principal, bool) {
 	if s == nil {
 		return Principal{}, false
 	}
-	return Principal{CertificateID: s.who.env.CertificateID, ThingName: s.who.exclusiveThing}, true
+	return Principal{CertificateID: s.who.env.CertificateID, ThingName: s.who.exclusiveThing, Identifier: s.who.identifier}, true
 }

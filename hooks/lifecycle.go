@@ -132,7 +132,7 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	l.conns.Store(cl, c)
 	l.publish(topicConnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: p.ThingName, Timestamp: now.UnixMilli(), EventType: "connected",
-		SessionIdentifier: c.session, PrincipalIdentifier: p.CertificateID,
+		SessionIdentifier: c.session, PrincipalIdentifier: p.ID(),
 		IPAddress: remoteIP(cl.Net.Remote), VersionNumber: c.version,
 	})
 }
@@ -161,7 +161,7 @@ func (l *Lifecycle) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	clientInitiated := reason == "CLIENT_INITIATED_DISCONNECT"
 	l.publish(topicDisconnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: now.UnixMilli(), EventType: "disconnected",
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.CertificateID,
+		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(),
 		ClientInitiatedDisconnect: &clientInitiated, DisconnectReason: reason, VersionNumber: c.version,
 	})
 }
@@ -205,7 +205,7 @@ func (l *Lifecycle) subscriptionEvent(cl *mqtt.Client, prefix, eventType string,
 	c := v.(*connection)
 	l.publish(prefix+cl.ID, subscriptionEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: l.opts.Now().UnixMilli(), EventType: eventType,
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.CertificateID, Topics: topics,
+		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(), Topics: topics,
 	})
 }
 

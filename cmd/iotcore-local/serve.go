@@ -37,7 +37,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
 	creds := mapFlag{}
-	fs.Var(credentialFlag(creds), "credentials", "AKID:SECRET key pair whose SigV4 signatures the HTTP API verifies (repeatable)")
+	cognito := mapFlag{}
+	fs.Var(credentialFlag{secrets: creds, cognito: cognito}, "credentials", "AKID:SECRET[:COGNITO_IDENTITY_ID] key pair whose SigV4 signatures the HTTP API and MQTT over WebSocket verify (repeatable); with an identity id, the IoT policies attached to it apply to the key's WebSocket connections")
+	credPolicies := mapFlag{}
+	fs.Var(credPolicies, "credential-policy", "AKID=FILE: the IAM-style policy (iot: actions) the key is held to over MQTT over WebSocket (repeatable); a key without policy or identity is allowed everything")
+	fs.DurationVar(&cfg.WebSocketTTL, "websocket-ttl", 24*time.Hour, "how long a SigV4 MQTT-over-WebSocket connection lasts before WEBSOCKET_TTL_EXPIRATION (AWS: 24h)")
 	fns := functionFlag{}
 	fs.Var(fns, "function", "ARN=URL: send this function's invocations to URL, e.g. a Lambda Runtime Interface Emulator's http://127.0.0.1:9001/2015-03-31/functions/function/invocations (repeatable); other functions go to AWS_ENDPOINT_URL_LAMBDA")
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
@@ -57,6 +61,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.Endpoints = endpoints
 	if len(creds) > 0 {
 		cfg.Credentials = creds
+	}
+	if cfg.CredentialIdentities, err = credentialIdentities(creds, cognito, credPolicies); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(fns) > 0 {
 		cfg.Functions = fns

@@ -33,7 +33,9 @@ type event struct {
 	SignatureVerified bool     `json:"signatureVerified"`
 	Protocols         []string `json:"protocols"`
 	ProtocolData      struct {
-		TLS  *struct{ ServerName string `json:"serverName"` } `json:"tls"`
+		TLS *struct {
+			ServerName string `json:"serverName"`
+		} `json:"tls"`
 		HTTP *struct {
 			Headers     map[string]string `json:"headers"`
 			QueryString string            `json:"queryString"`
