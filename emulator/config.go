@@ -46,7 +46,13 @@ type Config struct {
 	// WebSocketTTL ends SigV4 WebSocket connections after this long (WEBSOCKET_TTL_EXPIRATION);
 	// default 24h, as AWS.
 	WebSocketTTL time.Duration
-	Logger       *slog.Logger // default slog.Default()
+	// AuthorizerCache keeps custom authorizer answers for their refreshAfterInSeconds across
+	// connections with the same credentials (--authorizer-cache); nil is on.
+	AuthorizerCache *bool
+	// CustomAuthSecond is the unit of an authorizer answer's disconnectAfterInSeconds and
+	// refreshAfterInSeconds; 0 is a second. Tests shorten it to see those timers fire.
+	CustomAuthSecond time.Duration
+	Logger           *slog.Logger // default slog.Default()
 	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
 	// byte for byte.
 	Now func() time.Time

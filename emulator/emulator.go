@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/listener"
@@ -36,6 +37,7 @@ type Emulator struct {
 	registry     *registry.Registry
 	shadows      *shadow.Service
 	functions    *functions.Client
+	authorizers  *authorizers.Service
 	transcripts  *listener.Transcripts
 	broker       *mqtt.Server
 	authorizer   *hooks.Authorizer
@@ -102,6 +104,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
+	if e.authorizers, err = e.openAuthorizers(); err != nil {
+		return err
+	}
 	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now, Logger: e.log.With("component", "shadow")})
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
@@ -153,6 +158,8 @@ func (e *Emulator) startBroker() error {
 		Logger:            e.log.With("component", "authorizer"),
 		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
 		WebSocketLifetime: e.cfg.WebSocketTTL,
+		CustomAuth:        e.authorizers,
+		CustomAuthSecond:  e.cfg.CustomAuthSecond,
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
@@ -198,6 +205,7 @@ func (e *Emulator) startBroker() error {
 	mqtts.ID, mqtts.Address, mqtts.Kind = "mqtts", e.cfg.MQTTAddr, listener.KindMQTTS
 	alpn.ID, alpn.Address, alpn.Kind, alpn.Strict = "alpn", e.cfg.ALPNAddr, listener.KindALPN, e.cfg.ALPNStrict
 	alpn.HTTP = e.frontHandler
+	alpn.CustomAuth = true
 	e.mqtts, e.alpn = listener.New(mqtts), listener.New(alpn)
 	for _, l := range []struct {
 		ln   *listener.Listener
@@ -283,6 +291,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
+		Authorizers: e.authorizers,
 		ShadowNow:   e.cfg.Now,
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
@@ -338,6 +347,11 @@ func (e *Emulator) Close() error {
 		}
 		if e.unwatch != nil {
 			e.unwatch()
+		}
+		if e.authorizers != nil {
+			if err := e.authorizers.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close authorizer store: %w", err))
+			}
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

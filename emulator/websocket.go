@@ -31,8 +31,15 @@ func (e *Emulator) newWebSocket() *listener.WebSocket {
 }
 
 // authenticateWebSocket decides an upgrade request: a SigV4 signature by a known key, the key's
-// identity then carried by the connection to the hooks.
+// identity then carried by the connection to the hooks; or, unsigned while custom authorizers
+// exist, custom authentication at CONNECT (AWS documents the upgrade going through before the
+// authorizer runs: the event carries the MQTT client id).
 func (e *Emulator) authenticateWebSocket(w http.ResponseWriter, r *http.Request) (any, bool) {
+	if !api.HasSigV4(r) {
+		if id, ok := e.customAuthUpgrade(r); ok {
+			return id, true
+		}
+	}
 	v := api.WebSocketVerifier{Credentials: e.cfg.Credentials, Region: e.cfg.Region}
 	who, err := v.Verify(r)
 	if err != nil {

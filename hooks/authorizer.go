@@ -43,6 +43,12 @@ type AuthorizerOptions struct {
 	// WebSocketLifetime ends SigV4 (MQTT over WebSocket) connections after this long, with
 	// disconnectReason WEBSOCKET_TTL_EXPIRATION; 0 means AWS's 24 hours.
 	WebSocketLifetime time.Duration
+	// CustomAuth runs custom authentication (ALPN mqtt on 443, unsigned WebSocket upgrades);
+	// nil refuses those connections.
+	CustomAuth CustomAuthenticator
+	// CustomAuthSecond is the unit of an authorizer answer's disconnectAfterInSeconds and
+	// refreshAfterInSeconds; 0 is a second. Tests shorten it to see the timers fire.
+	CustomAuthSecond time.Duration
 }
 
 // Authorizer is the Mochi hook that decides every connection and operation with AWS IoT
@@ -56,6 +62,8 @@ type Authorizer struct {
 	// lifetimes holds the timers that end connections with a bounded lifetime (WebSocket, custom
 	// authorizer answers), by *mqtt.Client; OnDisconnect stops them.
 	lifetimes sync.Map
+	// refreshers holds the timers that call a custom authorizer again (refreshAfterInSeconds).
+	refreshers sync.Map
 }
 
 // NewAuthorizer returns the hook; add it to the server before Serve.
@@ -94,6 +102,9 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	state := conn.ConnectionState()
 	if id := conn.Identity(); id != nil {
 		return a.connectIdentity(cl, pk, tr, state, id)
+	}
+	if len(state.PeerCertificates) == 0 && state.NegotiatedProtocol == listener.ProtocolMQTT {
+		return a.connectCustom(cl, pk, tr, state, nil)
 	}
 	if len(state.PeerCertificates) == 0 {
 		return a.refuse(cl, tr, "no client certificate was presented")

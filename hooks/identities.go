@@ -64,6 +64,8 @@ func (a *Authorizer) connectionEnv(cl *mqtt.Client, pk packets.Packet, state tls
 // connectIdentity decides the CONNECT of a connection that carries an identity.
 func (a *Authorizer) connectIdentity(cl *mqtt.Client, pk packets.Packet, tr *listener.Transcript, state tls.ConnectionState, identity any) error {
 	switch id := identity.(type) {
+	case *CustomAuthWebSocket:
+		return a.connectCustom(cl, pk, tr, state, id)
 	case SigV4Identity:
 		return a.connectSigV4(cl, pk, tr, state, id)
 	case *SigV4Identity:
@@ -145,6 +147,9 @@ func (a *Authorizer) startLifetime(cl *mqtt.Client, d time.Duration, reason stri
 
 // stopLifetime stops cl's lifetime timer, if it has one.
 func (a *Authorizer) stopLifetime(cl *mqtt.Client) {
+	if t, ok := a.refreshers.LoadAndDelete(cl); ok {
+		t.(*time.Timer).Stop()
+	}
 	if t, ok := a.lifetimes.LoadAndDelete(cl); ok {
 		t.(*time.Timer).Stop()
 	}

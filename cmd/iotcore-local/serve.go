@@ -44,6 +44,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.WebSocketTTL, "websocket-ttl", 24*time.Hour, "how long a SigV4 MQTT-over-WebSocket connection lasts before WEBSOCKET_TTL_EXPIRATION (AWS: 24h)")
 	fns := functionFlag{}
 	fs.Var(fns, "function", "ARN=URL: send this function's invocations to URL, e.g. a Lambda Runtime Interface Emulator's http://127.0.0.1:9001/2015-03-31/functions/function/invocations (repeatable); other functions go to AWS_ENDPOINT_URL_LAMBDA")
+	authorizerCache := fs.Bool("authorizer-cache", true, "keep custom authorizer answers for their refreshAfterInSeconds across connections with the same credentials")
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -68,6 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(fns) > 0 {
 		cfg.Functions = fns
 	}
+	cfg.AuthorizerCache = authorizerCache
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	emu, err := emulator.New(cfg)
