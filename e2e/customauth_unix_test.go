@@ -84,7 +84,9 @@ func (e *customAuthEnv) username(token string) string {
 }
 
 // alpnMQTT is a client TLS configuration offering ALPN mqtt, trusting the emulator.
-func (e *customAuthEnv) alpnMQTT(t *testing.T) *tls.Config { return trustEmulator(t, e.emu, []string{"mqtt"}) }
+func (e *customAuthEnv) alpnMQTT(t *testing.T) *tls.Config {
+	return trustEmulator(t, e.emu, []string{"mqtt"})
+}
 
 // connect311 connects paho over 443 with ALPN mqtt.
 func (e *customAuthEnv) connect311(t *testing.T, clientID, username, password string, onLost func(error)) (paho.Client, error) {
