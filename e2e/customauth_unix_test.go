@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,55 @@ func TestCustomAuthorizers(t *testing.T) {
 		rec := transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == "mosq-ca" })
 		if rec.Outcome != "ok" || rec.Personality != "mqtt-customauth" {
 			t.Fatalf("transcript %+v", rec)
+		}
+	})
+
+	t.Run("https publish with the token header", func(t *testing.T) {
+		sub, err := e.connect311(t, "ca-https-sub", e.username("allow8"), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler, got := msgCollector()
+		if err := wait(t, sub.Subscribe("custom/dev8/h", 1, handler)); err != nil {
+			t.Fatal(err)
+		}
+		hc := httpsClientFor(t, trustEmulator(t, emu, nil))
+		post := func(topic, token, sig string) *http.Response {
+			req, _ := http.NewRequest(http.MethodPost, "https://"+emu.ALPNAddr()+"/topics/"+url.PathEscape(topic)+"?qos=1", strings.NewReader("via https"))
+			req.Header.Set("x-amz-customauthorizer-name", "signed")
+			req.Header.Set("x-amz-customauthorizer-signature", sig)
+			req.Header.Set("token", token)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp
+		}
+		if resp := post("custom/dev8/h", "allow8", e.sign("allow8")); resp.StatusCode != 200 {
+			t.Fatalf("publish: %d", resp.StatusCode)
+		}
+		if m := nextMessage(t, got, "https publish with a token"); m.payload != "via https" {
+			t.Fatalf("%+v", m)
+		}
+		if resp := post("custom/other/h", "allow8", e.sign("allow8")); resp.StatusCode != 403 || resp.Header.Get("x-amzn-ErrorType") != "ForbiddenException" {
+			t.Fatalf("publish outside the policy: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+		}
+		if resp := post("custom/dev8/h", "allow8", e.sign("other")); resp.StatusCode != 403 {
+			t.Fatalf("bad signature: %d", resp.StatusCode)
+		}
+		if _, err := exec.LookPath("curl"); err == nil {
+			_, port, _ := net.SplitHostPort(emu.ALPNAddr())
+			out, err := run(t, "curl", "-sS", "-f", "--cacert", emu.RootCAFile(), "-X", "POST",
+				"-H", "x-amz-customauthorizer-name: signed", "-H", "x-amz-customauthorizer-signature: "+e.sign("allow8"),
+				"-H", "token: allow8", "--data", "via curl", "https://localhost:"+port+"/topics/custom%2Fdev8%2Fh?qos=1")
+			if err != nil {
+				t.Fatalf("curl: %v\n%s", err, out)
+			}
+			if m := nextMessage(t, got, "curl publish with a token"); m.payload != "via curl" {
+				t.Fatalf("%+v", m)
+			}
 		}
 	})
 
