@@ -364,6 +364,29 @@ func TestCustomAuthorizers(t *testing.T) {
 		}
 	})
 
+	t.Run("aws-iot-device-sdk-v2 and MQTT.js", func(t *testing.T) {
+		_, port, _ := net.SplitHostPort(emu.ALPNAddr())
+		for _, tc := range []struct{ mode, client, token string }{
+			{"direct3", "node-ca-3", "allow11"},
+			{"direct5", "node-ca-5", "allow12"},
+			{"ws3", "node-ca-ws", "allow13"},
+		} {
+			principal := "dev" + strings.TrimPrefix(tc.token, "allow")
+			env := map[string]string{"IOT_HOST": "localhost", "IOT_PORT": port, "IOT_CA": emu.RootCAFile(),
+				"CLIENT_ID": tc.client, "TOPIC": "custom/" + principal + "/n", "AUTH_NAME": "signed",
+				"AUTH_SIGNATURE": e.sign(tc.token), "TOKEN_KEY": "token", "TOKEN": tc.token}
+			out, err := runNode(t, env, "customauth-sdk.js", tc.mode)
+			if err != nil || !strings.Contains(out, "OK hello from aws-iot-device-sdk-v2 with a custom authorizer") {
+				t.Fatalf("%s: %v\n%s", tc.mode, err, out)
+			}
+		}
+		env := map[string]string{"URL": "wss://localhost:" + port + "/mqtt", "IOT_CA": emu.RootCAFile(),
+			"USERNAME": e.username("allow14"), "CLIENT_ID": "mqttjs-ca", "TOPIC": "custom/dev14/j"}
+		if out, err := runNode(t, env, "ws-mqttjs.js"); err != nil || !strings.Contains(out, "OK hello from MQTT.js") {
+			t.Fatalf("MQTT.js with a custom authorizer: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("function timeout", func(t *testing.T) {
 		connack, err := rawConnectUser(t, emu.ALPNAddr(), "ca-slow", "d?x-amz-customauthorizer-name=open&token=slow", e.alpnMQTT(t), 4)
 		if err != nil || len(connack) != 0 {
