@@ -25,7 +25,7 @@ var rieBuild struct {
 
 // buildLambdaTools builds the RIE and e2e/lambdas/authorizer into a folder kept until the test
 // binary ends.
-func buildLambdaTools(t *testing.T) string {
+func buildLambdaTools(t testing.TB) string {
 	t.Helper()
 	rieBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "iotcore-rie-")
@@ -55,12 +55,14 @@ func buildLambdaTools(t *testing.T) string {
 // startRIE runs the authorizer function behind a Runtime Interface Emulator on a free loopback
 // port and returns its Invoke URL. The RIE and the function it started are stopped when the
 // test ends.
-func startRIE(t *testing.T) string {
+func startRIE(t testing.TB) string {
 	t.Helper()
-	needTools(t, "go")
+	if tt, ok := t.(*testing.T); ok {
+		needTools(tt, "go")
+	}
 	dir := buildLambdaTools(t)
 	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
+		addr := freeLoopback(t)
 		cmd := exec.Command(filepath.Join(dir, "aws-lambda-rie"),
 			"--runtime-interface-emulator-address", addr, "--log-level", "error",
 			filepath.Join(dir, "authorizer"))
@@ -130,4 +132,15 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// freeLoopback is freeAddr for tests and benchmarks.
+func freeLoopback(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -54,7 +54,7 @@ func startWSEmulator(t *testing.T, mutate ...func(*emulator.Config)) *emulator.E
 
 // presignWS returns the wss:// (or ws://) URL of /mqtt on addr presigned with SigV4 for
 // iotdevicegateway as the AWS SDKs do it; token, when set, is appended after signing.
-func presignWS(t *testing.T, scheme, addr, key, secret, token string, at time.Time) string {
+func presignWS(t testing.TB, scheme, addr, key, secret, token string, at time.Time) string {
 	t.Helper()
 	u := scheme + "://" + addr + "/mqtt"
 	req, err := http.NewRequest(http.MethodGet, u, nil)
