@@ -64,6 +64,11 @@ type Config struct {
 	// SigV4Strict refuses unsigned requests and unknown access keys; by default both are
 	// accepted, so that curl and unconfigured SDKs work.
 	SigV4Strict bool
+	// Hosts are the names and listen addresses (host or host:port) that requests not strongly
+	// authenticated may name in their Host header, besides loopback, which is always allowed:
+	// the emulator passes its --endpoint names and listen addresses. A listen address on every
+	// interface (0.0.0.0, ::) allows every IP literal. See crosssite.go.
+	Hosts []string
 	// Broker is the MQTT broker behind the data plane (Publish, retained messages,
 	// DeleteConnection); nil answers those operations with ServiceUnavailableException.
 	Broker Broker
@@ -107,6 +112,9 @@ type server struct {
 	control, data, jobsData plane
 	now                     func() time.Time
 
+	// hosts is what Config.Hosts allows (crosssite.go).
+	hosts hostAllow
+
 	// warnedRegions records the foreign regions already warned about, so that a client
 	// configured for another region gets one warning, not one per request.
 	warnedRegions sync.Map
@@ -133,6 +141,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger}
 	s.routes = s.routeTable()
+	s.hosts = newHostAllow(append([]string{cfg.Endpoint}, cfg.Hosts...))
 	s.control = plane{name: planeControl, service: "iot", routes: s.routes}
 	s.data = plane{name: planeData, service: "iotdata", routes: s.dataPlaneTable(), methodNotAllowed: true}
 	s.jobsData = plane{name: planeJobsData, service: "iot-jobs-data", routes: s.jobsDataTable()}

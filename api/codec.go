@@ -97,8 +97,9 @@ type rawResponse struct {
 // empty is the output of operations that have none: AWS answers {}.
 type empty struct{}
 
-// withHeaders is a JSON output that comes with extra response headers (the emulator's own,
-// which AWS clients ignore).
+// withHeaders is an output (JSON, or a rawResponse) that comes with extra response headers:
+// the emulator's own, which AWS clients ignore, or one replacing a header ServeHTTP set (Publish
+// sends its traceId as x-amzn-RequestId, as AWS does).
 type withHeaders struct {
 	header http.Header
 	body   any
@@ -108,6 +109,7 @@ type withHeaders struct {
 func (s *server) writeOutput(w http.ResponseWriter, out any) {
 	if wh, ok := out.(withHeaders); ok {
 		for k, vs := range wh.header {
+			w.Header().Del(k)
 			for _, v := range vs {
 				w.Header().Add(k, v)
 			}

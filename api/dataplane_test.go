@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/google/uuid"
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -267,9 +268,10 @@ func TestPublish(t *testing.T) {
 	}
 	topic := "$aws/things/t1/a b/ü"
 	resp, body := e.send(t, publishReq(t, e, topic, []byte(`{"x":1}`), q, h, known("iotdata")))
-	if resp.StatusCode != http.StatusOK || len(body) != 0 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("Publish: %d %q", resp.StatusCode, body)
 	}
+	checkPublishAnswer(t, resp, body)
 	if got := resp.Header.Get(api.PlaneHeader); got != "iotdata" {
 		t.Errorf("%s = %q, want iotdata", api.PlaneHeader, got)
 	}
@@ -295,6 +297,26 @@ func TestPublish(t *testing.T) {
 	resp, _ = e.send(t, publishReq(t, e, "keep", nil, url.Values{"retain": {"true"}}, nil, known("iotdata")))
 	if _, ok := b.Retained("keep"); ok || resp.StatusCode != http.StatusOK {
 		t.Fatalf("empty retained publish: %d, retained message still there", resp.StatusCode)
+	}
+}
+
+// checkPublishAnswer checks the body of a successful Publish: AWS's {"message":"OK","traceId":UUID}
+// as application/json, and nothing else.
+func checkPublishAnswer(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Publish Content-Type = %q, want application/json", ct)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("Publish body %q: %v", body, err)
+	}
+	trace, _ := got["traceId"].(string)
+	if len(got) != 2 || got["message"] != "OK" || uuid.Validate(trace) != nil {
+		t.Fatalf(`Publish body = %s, want {"message":"OK","traceId":"<uuid>"}`, body)
+	}
+	if ids := resp.Header.Values("X-Amzn-Requestid"); len(ids) != 1 || ids[0] != trace {
+		t.Fatalf("x-amzn-RequestId = %q, want the traceId %s alone", ids, trace)
 	}
 }
 

@@ -28,8 +28,12 @@ import (
 // 8443) reaches the data planes only, as on AWS. An unsigned request (curl, the admin verbs)
 // is tried against the control plane, then the data plane, then the jobs data plane: the
 // control plane wins the colliding paths, so unsigned scripts keep working as they did before
-// the data plane existed. GET /health and /_iotcore/* belong to no plane and need no
-// authentication.
+// the data plane existed. GET /health and /_iotcore/* belong to no plane: /health and the root
+// CA answer everyone, /_iotcore/connections needs a SigV4 signature under SigV4Strict.
+//
+// Whatever the route, a request that is not strongly authenticated (a client certificate, or a
+// SigV4 signature verified with a known key) must name the emulator in its Host header and come
+// from no other origin: see crosssite.go.
 
 // callerKind says how a request was authenticated.
 type callerKind int
@@ -100,8 +104,7 @@ func planeFree(escapedPath string) bool {
 func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Request, error) {
 	path := r.URL.EscapedPath()
 	if planeFree(path) {
-		rt, vars, err := s.control.routes.match(r.Method, path)
-		return rt, vars, r, err
+		return s.dispatchLocal(r, path)
 	}
 
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
@@ -132,6 +135,9 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 			return nil, nil, r, sigError(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		}
 		who := caller{kind: callerAnonymous}
+		if err := s.checkBrowser(r, who); err != nil {
+			return nil, nil, withCaller(r, who), err
+		}
 		rt, vars, err := s.matchPlanes(&who, r.Method, path, s.control, s.data, s.jobsData)
 		return rt, vars, withCaller(r, who), err
 	}
@@ -144,8 +150,43 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 	if err != nil {
 		return nil, nil, r, err
 	}
+	if err := s.checkBrowser(r, who); err != nil {
+		return nil, nil, withCaller(r, who), err
+	}
 	rt, vars, err := s.matchPlanes(&who, r.Method, path, p)
 	return rt, vars, withCaller(r, who), err
+}
+
+// dispatchLocal finds an emulator route (planeFree). /health and the root CA answer everyone;
+// the others (the connection transcripts: client ids, certificate ids, addresses) get the
+// Host/Origin checks of crosssite.go and, under SigV4Strict, need a verified SigV4 signature
+// (with any service in its scope): neither an unsigned request nor a device certificate is
+// enough to list every device's connections.
+func (s *server) dispatchLocal(r *http.Request, path string) (*route, map[string]string, *http.Request, error) {
+	rt, vars, err := s.control.routes.match(r.Method, path)
+	if err != nil || publicRoute(rt.op) {
+		return rt, vars, r, err
+	}
+	who := caller{kind: callerAnonymous}
+	sig, err := parseSigV4(r)
+	switch {
+	case err != nil:
+		return nil, nil, r, err
+	case sig != nil:
+		if who, err = s.authenticate(r, sig); err != nil {
+			return nil, nil, r, err
+		}
+	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+		who = caller{kind: callerCertificate, certificate: r.TLS.PeerCertificates[0]}
+	}
+	if s.cfg.SigV4Strict && who.kind != callerSigV4 {
+		return nil, nil, withCaller(r, who), sigError(http.StatusForbidden, "MissingAuthenticationTokenException",
+			"Missing Authentication Token: under --sigv4-strict %s needs a SigV4 signature made with a key pair given with --credentials", path)
+	}
+	if err := s.checkBrowser(r, who); err != nil {
+		return nil, nil, withCaller(r, who), err
+	}
+	return rt, vars, withCaller(r, who), nil
 }
 
 // planeFor maps a credential scope's service to its API.

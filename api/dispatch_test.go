@@ -52,16 +52,23 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
-// TestPlaneFreeRoutes: /health and /_iotcore/* answer without authentication even when SigV4
-// is strict.
+// TestPlaneFreeRoutes: /health and the root CA answer without authentication even when SigV4
+// is strict; the connection transcripts (client ids, certificate ids, addresses) then need a
+// verified signature.
 func TestPlaneFreeRoutes(t *testing.T) {
 	e, _ := dataEnv(t, func(c *api.Config) { c.SigV4Strict = true })
-	for _, path := range []string{"/health", "/_iotcore/root-ca.pem", "/_iotcore/connections"} {
+	for _, path := range []string{"/health", "/_iotcore/root-ca.pem"} {
 		resp, body := e.do(t, http.MethodGet, path, "", nil)
 		if resp.StatusCode != 200 {
 			t.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
 		}
 	}
-	resp, body := e.do(t, http.MethodGet, "/things", "", nil)
+	resp, body := e.do(t, http.MethodGet, "/_iotcore/connections", "", nil)
+	errorShape(t, resp, body, 403, "MissingAuthenticationTokenException", "--sigv4-strict")
+	resp, body = e.send(t, e.request(t, http.MethodGet, "/_iotcore/connections", nil, nil, nil, known("iot")))
+	if resp.StatusCode != 200 {
+		t.Errorf("signed GET /_iotcore/connections under --sigv4-strict: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, http.MethodGet, "/things", "", nil)
 	errorShape(t, resp, body, 403, "MissingAuthenticationTokenException", "Missing Authentication Token")
 }

@@ -38,6 +38,7 @@ func (s *server) createPolicy(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create policy %q: %w", name, err)
 	}
+	s.warnPolicy(name, p.Document)
 	return createPolicyResponse{
 		PolicyName:      p.Name,
 		PolicyArn:       p.ARN,

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/iotcore-local/iotcore-local/auth"
 )
 
@@ -30,8 +32,8 @@ const (
 )
 
 // publish is Publish: POST /topics/{topic}?qos&retain&contentType&responseTopic&messageExpiry,
-// the raw body as payload. It answers 200 with an empty body once the broker has routed the
-// message. An empty payload with retain=true deletes the topic's retained message (and is
+// the raw body as payload. It answers 200 with {"message":"OK","traceId":"<uuid>"} once the
+// broker has routed the message, the body AWS's HTTPS publish answers (see publishAccepted). An empty payload with retain=true deletes the topic's retained message (and is
 // still delivered to subscribers, as over MQTT).
 func (s *server) publish(c *call) (any, error) {
 	m, err := readMessage(c)
@@ -54,7 +56,24 @@ func (s *server) publish(c *call) (any, error) {
 	}
 	s.log.Debug("api: published", "topic", m.Topic, "qos", m.QoS, "retain", m.Retain, "bytes", len(m.Payload),
 		"caller", callerOf(c.r).describe())
-	return emptyBody(), nil
+	return publishAccepted(), nil
+}
+
+// publishAccepted is the 200 of Publish as AWS IoT Core answers it to curl and device HTTPS
+// clients: a JSON body with "message":"OK" and a fresh traceId (a UUID), whoever the caller
+// (certificate on 443/8443, SigV4, unsigned). Captured AWS answers carry the same UUID as
+// x-amzn-RequestId, so this one does too. The SDKs' Publish has no output members and ignores
+// the body. See docs/aws-fidelity.md, "HTTPS publish answer".
+func publishAccepted() withHeaders {
+	trace := uuid.NewString()
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+		TraceID string `json:"traceId"`
+	}{"OK", trace})
+	return withHeaders{
+		header: http.Header{"X-Amzn-Requestid": {trace}},
+		body:   rawResponse{status: http.StatusOK, contentType: "application/json", body: body},
+	}
 }
 
 // emptyBody is the 200 with no body of the data-plane operations without output.

@@ -21,7 +21,7 @@ func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
 type route struct {
 	method string
 	op     string   // AWS operation name, for logs
-	segs   []string // pattern segments; "{name}" binds one whole segment
+	segs   []string // pattern segments; "{name}" binds one whole segment, a last "{name+}" the rest of the path
 	handle func(*call) (any, error)
 }
 
@@ -119,12 +119,13 @@ func (s *server) routeTable() router {
 }
 
 // dataPlaneTable lists the operations of the data plane (service iotdata, rest-json, the
-// iot:Data-ATS endpoint). Its {topic} is one escaped path segment: the SDKs send a/b as a%2Fb.
+// iot:Data-ATS endpoint). The SDKs send a topic a/b as one escaped segment, a%2Fb; AWS's own
+// curl examples send it with raw slashes (/topics/a/b), which {topic+} accepts too.
 func (s *server) dataPlaneTable() router {
 	var rt router
-	rt.add(http.MethodPost, "/topics/{topic}", "Publish", s.publish)
+	rt.add(http.MethodPost, "/topics/{topic+}", "Publish", s.publish)
 	rt.add(http.MethodGet, "/retainedMessage", "ListRetainedMessages", s.listRetainedMessages)
-	rt.add(http.MethodGet, "/retainedMessage/{topic}", "GetRetainedMessage", s.getRetainedMessage)
+	rt.add(http.MethodGet, "/retainedMessage/{topic+}", "GetRetainedMessage", s.getRetainedMessage)
 	rt.add(http.MethodDelete, "/connections/{clientId}", "DeleteConnection", s.deleteConnection)
 	// Device Shadow (shadow.go), when there is a shadow service; ?name= selects a named shadow.
 	if s.cfg.Shadows != nil {
@@ -175,13 +176,37 @@ func (rt router) match(method, escapedPath string) (*route, map[string]string, e
 }
 
 // bind matches the unescaped segments against the route's pattern. A variable never matches
-// an empty segment: AWS names are at least one character long.
+// an empty segment: AWS names are at least one character long. A greedy last variable
+// ("{topic+}", Smithy's notation) binds the remaining segments joined by "/", empty levels
+// included, as long as the whole is not empty.
 func (r *route) bind(segs []string) (map[string]string, bool) {
-	if len(segs) != len(r.segs) {
+	n := len(r.segs)
+	last := r.segs[n-1]
+	if !strings.HasSuffix(last, "+}") || len(segs) == n {
+		return bindSegments(r.segs, segs)
+	}
+	if len(segs) < n {
+		return nil, false
+	}
+	vars, ok := bindSegments(r.segs[:n-1], segs[:n-1])
+	rest := strings.Join(segs[n-1:], "/")
+	if !ok || rest == "" {
+		return nil, false
+	}
+	if vars == nil {
+		vars = make(map[string]string, 1)
+	}
+	vars[last[1:len(last)-2]] = rest
+	return vars, true
+}
+
+// bindSegments matches segments one to one against pattern.
+func bindSegments(pattern, segs []string) (map[string]string, bool) {
+	if len(segs) != len(pattern) {
 		return nil, false
 	}
 	var vars map[string]string
-	for i, p := range r.segs {
+	for i, p := range pattern {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 			if segs[i] == "" {
 				return nil, false
@@ -189,7 +214,7 @@ func (r *route) bind(segs []string) (map[string]string, bool) {
 			if vars == nil {
 				vars = make(map[string]string, 2)
 			}
-			vars[p[1:len(p)-1]] = segs[i]
+			vars[strings.TrimSuffix(p[1:len(p)-1], "+")] = segs[i]
 			continue
 		}
 		if segs[i] != p {

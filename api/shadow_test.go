@@ -469,6 +469,7 @@ func FuzzShadowHTTP(f *testing.F) {
 		}
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Method, r.URL, r.RequestURI = method, u, ""
+		r.Host = "127.0.0.1:4580" // a name the API serves (crosssite.go), not httptest's example.com
 		r.Body = io.NopCloser(strings.NewReader(body))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

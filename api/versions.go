@@ -38,6 +38,7 @@ func (s *server) createPolicyVersion(c *call) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create a version of policy %q: %w", name, err)
 	}
+	s.warnPolicy(name, v.Document)
 	return createPolicyVersionResponse{
 		PolicyArn:        v.PolicyARN,
 		PolicyDocument:   v.Document,

@@ -138,6 +138,9 @@ func writePubSub(w io.Writer, r *PubSubResult) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "delivered\t%d of %d expected in %.2f s (%.1f msg/s)\n", r.Received, r.Expected, r.ElapsedSeconds, r.DeliveredPerSecond)
 	fmt.Fprintf(w, "lost\t%d\n", r.Lost)
+	if r.Lost > 0 {
+		fmt.Fprintf(w, "\t%s\n", lostExplanation)
+	}
 	fmt.Fprintf(w, "duplicates\t%d\n", r.Duplicates)
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, "unexpected\t%d (not this run's messages)\n", r.Unexpected)
@@ -150,6 +153,11 @@ func writePubSub(w io.Writer, r *PubSubResult) {
 	writeLatency(w, "connect (total)", r.Connect.Total)
 	writeCounts(w, "disconnected by the server", r.Disconnects)
 }
+
+// lostExplanation says what lost messages most often mean and what changes it.
+const lostExplanation = "(published and acknowledged, never delivered: the broker dropped them because a subscriber's queue was full — " +
+	"it reads or acknowledges more slowly than messages arrive. iotcore-local logs \"message dropped: the subscriber's queue is full\" " +
+	"(Mochi's own words: \"client store quota reached\"); raise serve --write-queue (bench --in-process: --write-queue), or lower --rate)"
 
 // shapeName names the run's shape as people do.
 func shapeName(r *PubSubResult) string {

@@ -19,27 +19,31 @@ import (
 
 // Config is everything the emulator needs to start. The zero value of a field means its default.
 type Config struct {
-	DataDir          string            // state folder; default ".iotcore-local"
-	MQTTAddr         string            // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
-	ALPNAddr         string            // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
-	HTTPSAddr        string            // HTTPS with a client certificate (AWS's 8443); default 127.0.0.1:8443
-	APIAddr          string            // the HTTP API; default 127.0.0.1:4580
-	SeedFile         string            // YAML or JSON declarations applied at start; "" for none
-	Profile          string            // "aws" (default) or "mqtt"
-	ALPNStrict       bool              // on the ALPN port serve only x-amzn-mqtt-ca
-	Endpoints        []string          // extra server certificate names; the first is DescribeEndpoint's answer
-	ServerKey        string            // server certificate key: "ecdsa" (P-256, default) or "rsa" (RSA-2048)
-	Region           string            // default us-east-1
-	Account          string            // default 123456789012
-	HandshakeTimeout time.Duration     // TLS handshake deadline; default 10s
-	ConnectTimeout   time.Duration     // deadline for CONNECT after the handshake; default 10s
-	SessionExpiry    time.Duration     // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
-	Throttle         bool              // AWS's per-connection rate limits (profile aws)
-	WriteQueue       int               // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
-	Credentials      map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
-	SigV4Strict      bool              // refuse unsigned requests and unknown access keys
-	Demo             bool              // create the demo device that the start banner's command uses
-	Functions        map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
+	DataDir          string        // state folder; default ".iotcore-local"
+	MQTTAddr         string        // MQTT over mTLS (AWS's 8883); default 127.0.0.1:8883
+	ALPNAddr         string        // the ALPN-multiplexed port (AWS's 443); default 127.0.0.1:443
+	HTTPSAddr        string        // HTTPS with a client certificate (AWS's 8443); default 127.0.0.1:8443
+	APIAddr          string        // the HTTP API; default 127.0.0.1:4580
+	SeedFile         string        // YAML or JSON declarations applied at start; "" for none
+	Profile          string        // "aws" (default) or "mqtt"
+	ALPNStrict       bool          // on the ALPN port serve only x-amzn-mqtt-ca
+	Endpoints        []string      // extra server certificate names; the first is DescribeEndpoint's answer
+	ServerKey        string        // server certificate key: "ecdsa" (P-256, default) or "rsa" (RSA-2048)
+	Region           string        // default us-east-1
+	Account          string        // default 123456789012
+	HandshakeTimeout time.Duration // TLS handshake deadline; default 10s
+	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
+	SessionExpiry    time.Duration // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
+	Throttle         bool          // AWS's per-connection rate limits (profile aws)
+	WriteQueue       int           // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
+	// MaxPacketSize is the largest MQTT packet a client may send after CONNECT (bytes),
+	// advertised to MQTT 5 clients in CONNACK. Profile aws: AWS's limit, hooks.MaxPacketBytes
+	// (another value is refused); profile mqtt: default hooks.MaxPacketBytes, settable.
+	MaxPacketSize int
+	Credentials   map[string]string // SigV4 key pairs (access key id → secret) whose signatures are verified
+	SigV4Strict   bool              // refuse unsigned requests and unknown access keys
+	Demo          bool              // create the demo device that the start banner's command uses
+	Functions     map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
 	// CredentialIdentities gives access keys of Credentials a policy and a Cognito identity
 	// (MQTT over WebSocket); a key without entry is allowed everything.
 	CredentialIdentities map[string]CredentialIdentity
@@ -87,6 +91,13 @@ var (
 )
 
 // withDefaults returns c with defaults filled in, or an error naming the first bad field.
+// Bounds of --max-packet-size: an MQTT packet is at least 2 bytes, and the Remaining Length
+// field encodes at most 268,435,455 bytes after a 5-byte fixed header.
+const (
+	minPacketSize = 64
+	maxPacketSize = 268_435_460
+)
+
 func (c Config) withDefaults() (Config, error) {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -114,6 +125,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WriteQueue == 0 {
 		c.WriteQueue = hooks.DefaultWriteQueue
 	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = hooks.MaxPacketBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -132,7 +146,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, a := range []struct{ field, addr string }{{"mqtt-addr", c.MQTTAddr}, {"alpn-addr", c.ALPNAddr}, {"https-addr", c.HTTPSAddr}, {"api-addr", c.APIAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err))
+			errs = append(errs, addrError(a.field, a.addr, err))
 		}
 	}
 	for _, n := range c.Endpoints {
@@ -145,6 +159,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteQueue < 0 || c.WriteQueue > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("write-queue: %d is not a queue length", c.WriteQueue))
+	}
+	switch {
+	case c.MaxPacketSize < minPacketSize || c.MaxPacketSize > maxPacketSize:
+		errs = append(errs, fmt.Errorf("max-packet-size: %d is not between %d and %d bytes", c.MaxPacketSize, minPacketSize, maxPacketSize))
+	case c.Profile == "aws" && c.MaxPacketSize != hooks.MaxPacketBytes:
+		errs = append(errs, fmt.Errorf("max-packet-size: profile aws has AWS IoT Core's limit (%d bytes: a 128 KiB payload with its topic and properties); use --profile mqtt to choose another", hooks.MaxPacketBytes))
 	}
 	for arn, u := range c.Functions {
 		if _, _, err := functions.ParseRoute(arn + "=" + u); err != nil {

@@ -23,6 +23,9 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"bad server key", Config{ServerKey: "ed25519"}, "server-key"},
 		{"short write queue", Config{WriteQueue: 64}, ""},
 		{"negative write queue", Config{WriteQueue: -1}, "write-queue"},
+		{"packet size under profile mqtt", Config{Profile: "mqtt", MaxPacketSize: 1 << 20}, ""},
+		{"packet size under profile aws", Config{Profile: "aws", MaxPacketSize: 1 << 20}, "max-packet-size"},
+		{"tiny packet size", Config{Profile: "mqtt", MaxPacketSize: 10}, "max-packet-size"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

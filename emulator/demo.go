@@ -41,23 +41,6 @@ func (e *Emulator) ensureDemoDevice() error {
 	return nil
 }
 
-// Banner is the text printed at start: where to connect, which CA to trust, and a command that
-// publishes as the demo device.
-func (e *Emulator) Banner() string {
-	var b strings.Builder
-	host, port := splitAddr(e.ALPNAddr())
-	fmt.Fprintf(&b, "iotcore-local is running\n")
-	fmt.Fprintf(&b, "  endpoint     %s (MQTT over mTLS on %s, ALPN x-amzn-mqtt-ca on %s)\n", e.Endpoint(), e.MQTTAddr(), e.ALPNAddr())
-	fmt.Fprintf(&b, "  API          %s (use --endpoint-url with the AWS CLI or SDKs)\n", e.APIURL())
-	fmt.Fprintf(&b, "  CA file      %s\n", e.RootCAFile())
-	if e.cfg.Demo {
-		d := e.demoDir()
-		fmt.Fprintf(&b, "  try it       mosquitto_pub -h %s -p %s --tls-alpn x-amzn-mqtt-ca --cafile %s --cert %s --key %s -i %s -t %s -m hello -q 1 -d\n",
-			connectHost(host), port, e.RootCAFile(), filepath.Join(d, "certificate.pem.crt"), filepath.Join(d, "private.pem.key"), demoThing, demoTopic)
-	}
-	return b.String()
-}
-
 func splitAddr(addr string) (string, string) {
 	i := strings.LastIndex(addr, ":")
 	if i < 0 {

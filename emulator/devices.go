@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/iotcore-local/iotcore-local/auth"
 	"github.com/iotcore-local/iotcore-local/registry"
 )
 
@@ -92,6 +93,9 @@ func (e *Emulator) ensurePolicy(name, document string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("create policy %s: %w", name, err)
+	}
+	for _, w := range auth.DocumentWarnings(document) {
+		e.log.Warn("policy accepted with a warning", "policy", name, "field", w.Field, "warning", w.Message)
 	}
 	return nil
 }

@@ -90,7 +90,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("functions: %w", err)
 	}
 	if err := os.MkdirAll(e.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
+		return dataDirError(e.cfg.DataDir, err)
+	}
+	if err := checkWritable(e.cfg.DataDir); err != nil {
+		return err
 	}
 	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)
@@ -128,16 +131,21 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 		}
 	}
 	e.ready.Store(true)
-	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", e.cfg.DataDir)
+	e.log.Info("iotcore-local ready", "mqtt", e.MQTTAddr(), "alpn", e.ALPNAddr(), "https", e.HTTPSAddr(), "api", e.APIURL(), "data", displayPath(e.cfg.DataDir))
 	return nil
 }
 
 // startBroker builds the Mochi server with the emulator's hooks and TLS listeners.
 func (e *Emulator) startBroker() error {
 	aws := e.cfg.Profile == "aws"
+	caps := hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue, e.cfg.MaxPacketSize)
+	// --write-queue also bounds the QoS 1 messages awaiting one client's PUBACK, so that the one
+	// flag the drop messages name (logging.go) is the one that prevents them.
+	// Mochi counts it in 16 bits.
+	caps.MaximumInflight = uint16(min(max(int(caps.MaximumInflight), e.cfg.WriteQueue), math.MaxUint16))
 	e.broker = mqtt.New(&mqtt.Options{
-		Capabilities:           hooks.Capabilities(aws, e.cfg.SessionExpiry, e.cfg.WriteQueue),
-		Logger:                 slog.New(quietBrokerHandler{e.log.With("component", "broker").Handler()}),
+		Capabilities:           caps,
+		Logger:                 slog.New(newQuietBrokerHandler(e.log.With("component", "broker").Handler(), e.cfg.WriteQueue)),
 		InlineClient:           true,
 		SysTopicResendInterval: math.MaxInt32, // AWS IoT has no $SYS topics
 		// Every connection holds its read buffer for as long as it lives; MQTT packets from
@@ -198,6 +206,7 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Logger:            e.log.With("component", "listener"),
 	}
@@ -288,6 +297,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Ready:       e.ready.Load,
 		Credentials: e.cfg.Credentials,
 		SigV4Strict: e.cfg.SigV4Strict,
+		Hosts:       append(append([]string(nil), e.cfg.Endpoints...), e.cfg.APIAddr, e.cfg.ALPNAddr, e.cfg.HTTPSAddr),
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
@@ -306,7 +316,7 @@ func (e *Emulator) startAPI() error {
 		return bindError("--api-addr", e.cfg.APIAddr, err)
 	}
 	e.apiLn = ln
-	e.apiSrv = &http.Server{Handler: e.frontHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiSrv = &http.Server{Handler: e.frontHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: listener.DefaultHTTPIdleTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)
@@ -336,6 +346,7 @@ func (e *Emulator) Close() error {
 			<-e.httpsDone
 		}
 		if e.broker != nil {
+			e.logDrops()
 			if err := e.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("stop broker: %w", err))
 			}

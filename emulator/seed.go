@@ -105,6 +105,9 @@ func ParseSeed(data []byte) (*Seed, error) {
 	dec.DisallowUnknownFields()
 	var s Seed
 	if err := dec.Decode(&s); err != nil {
+		if uerr := unknownSeedField(tree); uerr != nil {
+			return nil, fmt.Errorf("seed: %w", uerr)
+		}
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	return &s, nil
@@ -287,7 +290,7 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		if err != nil {
 			return fmt.Errorf("certificate for %s in %s: %w", c.Thing, out, err)
 		}
-		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", out)
+		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
 	return nil
 }

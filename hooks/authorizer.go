@@ -139,7 +139,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	s := &session{client: cl, who: who}
 	s.policy.Store(c)
-	a.sessions.put(s)
+	a.sessions.put(s) // under the client id's connect gate (Profile.OnConnect): no other connect interleaves
 	tr.Finish("ok", fmt.Sprintf("connected as client %q with certificate %s", cl.ID, who.env.CertificateID))
 	return nil
 }

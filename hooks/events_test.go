@@ -25,7 +25,7 @@ func TestProvides(t *testing.T) {
 			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 		}},
 		{"profile", &Profile{}, []byte{
-			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
+			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead,
 			mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
 		}},
 		{"shadow", &ShadowService{}, []byte{mqtt.OnPublished}},
@@ -55,7 +55,7 @@ func TestCapabilitiesWriteQueue(t *testing.T) {
 		want  int32
 	}{{0, DefaultWriteQueue}, {-5, DefaultWriteQueue}, {1024, 1024}} {
 		for _, aws := range []bool{true, false} {
-			if got := Capabilities(aws, time.Hour, tc.given).MaximumClientWritesPending; got != tc.want {
+			if got := Capabilities(aws, time.Hour, tc.given, 0).MaximumClientWritesPending; got != tc.want {
 				t.Errorf("Capabilities(aws=%v, writeQueue=%d): queue %d, want %d", aws, tc.given, got, tc.want)
 			}
 		}

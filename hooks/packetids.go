@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -145,5 +146,16 @@ func (r *resendOrder) next(pk packets.Packet) packets.Packet {
 	r.queue = r.queue[1:]
 	out.FixedHeader.Dup = true
 	out.ProtocolVersion, out.Mods = pk.ProtocolVersion, pk.Mods
+	// Mochi set the Message Expiry Interval of the packet it is writing; the one swapped in
+	// gets its own remaining time [MQTT-3.3.2-6], and one that has expired meanwhile is not
+	// sent at all [MQTT-3.3.2-5] (Mochi's housekeeping deletes it from the session).
+	if out.Expiry > 0 {
+		left := out.Expiry - time.Now().Unix()
+		if left < 1 {
+			out.FixedHeader.Type = packets.Reserved // Mochi encodes nothing for it
+			return out
+		}
+		out.Properties.MessageExpiryInterval = uint32(left)
+	}
 	return out
 }

@@ -9,16 +9,19 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/iotcore-local/iotcore-local/listener"
 )
 
 // AWS IoT Core's documented limits (reference: aws-iot-connection §2).
 const (
-	MaxClientIDBytes        = 128
-	MaxTopicBytes           = 256
-	MaxTopicSlashes         = 7
-	MaxPayloadBytes         = 128 * 1024
+	MaxClientIDBytes = 128
+	MaxTopicBytes    = 256
+	MaxTopicSlashes  = 7
+	MaxPayloadBytes  = 128 * 1024
+	// MaxPacketBytes is the largest MQTT packet accepted after CONNECT: a PUBLISH with the
+	// largest payload, plus room for its fixed header, topic (≤ 256 bytes), packet id and MQTT 5
+	// properties (up to ~7.5 KiB of them). A longer claim ends the connection before its body
+	// is read; MQTT 5 clients learn the limit from CONNACK's Maximum Packet Size.
+	MaxPacketBytes          = MaxPayloadBytes + 8*1024
 	MaxFiltersPerSubscribe  = 8
 	MaxSubscriptionsPerConn = 50
 	MinKeepAlive            = 30
@@ -51,13 +54,15 @@ type Profile struct {
 
 	clients  sync.Map // *mqtt.Client → *clientState
 	connects sync.Map // client id → time of its last CONNECT (throttle)
+	gate     connectGate
 	stop     chan struct{}
 	done     chan struct{}
 }
 
 // clientState is what the profile tracks per connection; only its read goroutine writes it.
 type clientState struct {
-	dropPublish bool // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
+	established chan struct{} // closed when the session is established: leaves the connect gate
+	dropPublish bool          // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
 	bucket      tokenBucket
 	bytes       tokenBucket
 	ids         packetIDs   // shared with the write path: locked inside
@@ -81,7 +86,7 @@ func (p *Profile) ID() string { return "iotcore-profile" }
 
 // profileEvents are the events the Profile hook handles.
 var profileEvents = newEventSet(
-	mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnPacketRead,
+	mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead,
 	mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
 )
 
@@ -93,9 +98,14 @@ const DefaultWriteQueue = 8192
 
 // Capabilities adjusts the server capabilities for the profile: AWS IoT Core supports QoS 0 and 1
 // and MQTT 5 sessions of up to 7 days; MQTT 3.1.1 session expiry is enforced by the profile.
-// writeQueue is the length of each connection's outbound queue (0 for DefaultWriteQueue).
-func Capabilities(aws bool, sessionExpiry time.Duration, writeQueue int) *mqtt.Capabilities {
+// writeQueue is the length of each connection's outbound queue (0 for DefaultWriteQueue);
+// maxPacket the largest packet a client may send (0 for MaxPacketBytes).
+func Capabilities(aws bool, sessionExpiry time.Duration, writeQueue, maxPacket int) *mqtt.Capabilities {
 	caps := mqtt.NewDefaultServerCapabilities()
+	if maxPacket <= 0 {
+		maxPacket = MaxPacketBytes
+	}
+	caps.MaximumPacketSize = uint32(maxPacket)
 	caps.MaximumMessageExpiryInterval = 0 // keep retained and queued messages
 	// Each connection's outbound queue in Mochi: packets routed to the client and not yet
 	// written. A full queue drops what is routed next, QoS 1 included (Mochi has no flow control
@@ -277,9 +287,30 @@ func topicLimit(topic string) string {
 	return ""
 }
 
-// OnConnect clamps the keep-alive to AWS's range: 1–29 s become 30, 0 and over 1200 become 1200.
-// MQTT 5 clients are told the value in CONNACK (Server Keep Alive).
+// endedConn is a connection that says when the broker has finished with it (*listener.Conn).
+type endedConn interface{ Ended() <-chan struct{} }
+
+// OnConnect enters the client id's connect gate (takeover.go), which the connection leaves once
+// its session is established or it ends, so that concurrent connects with one client id take
+// over from each other in turn. Under profile aws it also clamps the keep-alive to AWS's range:
+// 1–29 s become 30, 0 and over 1200 become 1200; MQTT 5 clients are told the value in CONNACK
+// (Server Keep Alive).
 func (p *Profile) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if conn, ok := cl.Net.Conn.(endedConn); ok && !cl.Net.Inline {
+		leave, entered := p.gate.enter(cl.ID, gateWait)
+		if !entered {
+			p.log.Warn("connect gate: another connect with this client id is taking long; going on", "client", cl.ID, "remote", cl.Net.Remote)
+		}
+		established := make(chan struct{})
+		p.state(cl).established = established
+		go func() {
+			select {
+			case <-conn.Ended(): // refused, or failed before its session was established
+			case <-established:
+			}
+			leave()
+		}()
+	}
 	if !p.opts.AWS {
 		return nil
 	}
@@ -297,8 +328,13 @@ func (p *Profile) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-// takeoverWait bounds how long a new connection waits for the one it replaces to be cleaned up.
-const takeoverWait = 5 * time.Second
+// takeoverWait bounds how long a new connection waits for the one it replaces to be cleaned up;
+// gateWait how long it waits for its turn among concurrent connects with its client id (a storm
+// of them queues: each takes its predecessor's takeover time).
+const (
+	takeoverWait = 5 * time.Second
+	gateWait     = 30 * time.Second
+)
 
 // OnSessionEstablish makes a takeover safe. Mochi closes the old connection with the same client
 // id and registers the new session at once, while the old connection's clean-up still runs; for a
@@ -316,17 +352,30 @@ func (p *Profile) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !pk.Connect.Clean {
 		p.state(cl).resend.prepare(old)
 	}
-	conn, ok := old.Net.Conn.(*listener.Conn)
+	conn, ok := old.Net.Conn.(endedConn)
 	if !ok {
 		return
 	}
 	if !old.Closed() {
+		p.log.Info("client id taken over: the older connection is closed (lifecycle disconnect reason DUPLICATE_CLIENTID)",
+			"client", cl.ID, "by", cl.Net.Remote, "closed", old.Net.Remote)
 		_ = p.opts.Server.DisconnectClient(old, packets.ErrSessionTakenOver)
 	}
 	select {
 	case <-conn.Ended():
 	case <-time.After(takeoverWait):
 		p.log.Warn("taken-over connection still running", "client", cl.ID, "remote", old.Net.Remote)
+	}
+}
+
+// OnSessionEstablished leaves the connect gate: the session is registered and acknowledged, so
+// the next connect with this client id may take it over.
+func (p *Profile) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	if v, ok := p.clients.Load(cl); ok {
+		if st := v.(*clientState); st.established != nil {
+			close(st.established)
+			st.established = nil
+		}
 	}
 }
 
@@ -396,8 +445,19 @@ func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pac
 		pk = st.resend.next(pk)
 	}
 	if cl.Properties.ProtocolVersion == 5 {
-		if p.opts.AWS && pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0 {
-			pk.Properties.SubIDAvailable, pk.Properties.SubIDAvailableFlag = 0, true // AWS: not supported
+		switch {
+		case pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0:
+			if p.opts.AWS {
+				pk.Properties.SubIDAvailable, pk.Properties.SubIDAvailableFlag = 0, true // AWS: not supported
+			}
+			if p.opts.Server != nil {
+				pk.Properties.MaximumPacketSize = p.opts.Server.Options.Capabilities.MaximumPacketSize
+			}
+		case pk.FixedHeader.Type == packets.Puback && pk.ReasonCode == packets.CodeGrantedQos1.Code:
+			// Mochi acknowledges a QoS 1 PUBLISH with its "granted QoS 1" code, a SUBACK code;
+			// a PUBACK's success is 0x00 [MQTT-3.4.2-1]. It shows when the PUBACK carries
+			// properties (inherited from the PUBLISH), which makes the reason code explicit.
+			pk.ReasonCode = packets.CodeSuccess.Code
 		}
 		return pk
 	}

@@ -73,6 +73,12 @@ const (
 	DefaultHTTPIdleTimeout = 120 * time.Second
 )
 
+// DefaultMaxConnectBytes caps a CONNECT packet: a client id (AWS: 128 bytes), user name,
+// password (custom authorizer tokens), MQTT 5 properties and a will with its payload. AWS IoT
+// Core documents no CONNECT limit; 64 KiB leaves room for a will of up to ~60 KiB and bounds
+// what an unauthenticated peer can make the server hold.
+const DefaultMaxConnectBytes = 64 * 1024
+
 // Config configures one listener.
 type Config struct {
 	ID      string // listener id as mochi knows it; also the Listener field of transcripts
@@ -105,6 +111,15 @@ type Config struct {
 	// ConnectTimeout bounds the wait for the first MQTT packet after the handshake (default
 	// 10s); mochi replaces the deadline with its keep-alive deadline once CONNECT is read.
 	ConnectTimeout time.Duration
+	// MaxConnectBytes caps the first MQTT packet of a connection (the CONNECT, read before the
+	// peer is authenticated): a longer claim ends the connection before its body is read, and
+	// the bytes are collected as they arrive, never allocated at the claimed length (default
+	// DefaultMaxConnectBytes; negative: no cap).
+	MaxConnectBytes int
+	// MaxPacketBytes is the maximum MQTT packet size after CONNECT, the broker's
+	// Capabilities.MaximumPacketSize; the listener applies it to the packets it collects whole
+	// (SUBSCRIBE, UNSUBSCRIBE, AUTH). 0 means no cap here.
+	MaxPacketBytes int
 	// CertificateStatus reports the registry status of a presented certificate, by certificate
 	// id, for the transcript. May be nil.
 	CertificateStatus func(certID string) (status string, known bool)
@@ -128,6 +143,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HTTPIdleTimeout <= 0 {
 		c.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if c.MaxConnectBytes == 0 {
+		c.MaxConnectBytes = DefaultMaxConnectBytes
 	}
 	return c
 }

@@ -23,6 +23,8 @@ type Conn struct {
 	connectTimeout time.Duration
 	stopping       func() bool   // reports whether the listener is closing
 	ended          chan struct{} // closed once the broker has finished with the connection
+	guard          *packetGuard  // checks the MQTT stream before Mochi reads it (framing.go)
+	deferredErr    error         // a read error to report once the guard's queued bytes are read
 
 	mu        sync.Mutex
 	bytesRead int64
@@ -34,8 +36,10 @@ type Conn struct {
 var _ net.Conn = (*Conn)(nil)
 
 // newConn wraps a handshaken TLS connection; stopping tells a shutdown from a client hang-up.
-func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping func() bool) *Conn {
-	return &Conn{tls: tc, nc: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping, ended: make(chan struct{})}
+// guard may be nil (no MQTT framing checks).
+func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping func() bool, guard *packetGuard) *Conn {
+	return &Conn{tls: tc, nc: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping,
+		ended: make(chan struct{}), guard: guard}
 }
 
 // Ended is closed once the broker has finished with the connection: its session ended and the
@@ -63,8 +67,41 @@ func (c *Conn) Identity() any { return c.identity }
 // Transcript is the record of this connection, for the hooks to complete.
 func (c *Conn) Transcript() *Transcript { return c.transcript }
 
-// Read reads from the TLS connection, noting how much was read and how reading ended.
+// Read reads the MQTT stream through the packet guard (see packetGuard): bytes the guard holds
+// back come out once their packet is complete and checked; a stream that breaks its rules ends
+// with a *PacketError.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.guard == nil {
+		return c.readTLS(p)
+	}
+	for {
+		if n := c.guard.pending(p); n > 0 {
+			return n, nil
+		}
+		if err := c.deferredErr; err != nil {
+			return 0, err
+		}
+		n, err := c.readTLS(p)
+		if n == 0 {
+			return 0, err
+		}
+		keep, gerr := c.guard.scan(p[:n])
+		if gerr != nil {
+			c.deferredErr = gerr
+			c.transcript.finishUnlessClient(OutcomeClosedBeforeConnect, gerr.Error())
+			return 0, gerr
+		}
+		if err != nil && len(c.guard.out) > 0 {
+			c.deferredErr, err = err, nil // the queued bytes first
+		}
+		if keep > 0 || err != nil {
+			return keep, err
+		}
+	}
+}
+
+// readTLS reads from the TLS connection, noting how much was read and how reading ended.
+func (c *Conn) readTLS(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
 	if n > 0 || err != nil {
 		c.mu.Lock()

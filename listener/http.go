@@ -112,10 +112,10 @@ func (f *httpFront) start() {
 	}()
 }
 
-// deliver hands a handshaken connection and its transcript to the HTTP server. It reports
-// false, leaving tc to the caller, when the server is shutting down.
-func (f *httpFront) deliver(tc *tls.Conn, t *Transcript) bool {
-	c := httpConnFor(tc)
+// deliver hands a handshaken connection (httpConnFor's or sniffMQTT's wrapping) and its
+// transcript to the HTTP server. It reports false, leaving c to the caller, when the server is
+// shutting down.
+func (f *httpFront) deliver(c net.Conn, t *Transcript) bool {
 	f.mu.Lock()
 	f.pending[c] = t
 	f.mu.Unlock()
@@ -212,9 +212,23 @@ func (f *httpFront) shutdown() {
 }
 
 // serveHTTP hands a handshaken HTTPS connection to the HTTP server and finishes its transcript
-// "ok" (see Record). It reports whether the server took the connection; if not, tc is closed.
+// "ok" (see Record). It reports whether the server took the connection; if not, tc is closed. A
+// connection without ALPN is first sniffed: an MQTT client there gets closed at once with the
+// explanation (offer x-amzn-mqtt-ca), instead of waiting out the request-header deadline.
 func (l *Listener) serveHTTP(tc *tls.Conn, t *Transcript, front *httpFront) bool {
-	if front == nil || l.ctx.Err() != nil || !front.deliver(tc, t) {
+	c, isMQTT, err := sniffMQTT(tc, l.cfg.HTTPReadHeaderTimeout)
+	switch {
+	case isMQTT:
+		l.log.Warn("connection closed: "+mqttOnHTTPS, "listener", l.cfg.ID, "remote", tc.RemoteAddr().String(), "transcript", t.Record().ID)
+		t.Finish(OutcomeClosedBeforeConnect, mqttOnHTTPS)
+		_ = tc.Close()
+		return false
+	case err != nil:
+		t.Finish(OutcomeTimeout, "no HTTP request on an HTTPS connection without ALPN: "+err.Error())
+		_ = tc.Close()
+		return false
+	}
+	if front == nil || l.ctx.Err() != nil || !front.deliver(c, t) {
 		t.Finish(OutcomeClosed, "listener closed before the HTTPS connection was served")
 		_ = tc.Close()
 		return false

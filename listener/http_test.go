@@ -459,7 +459,9 @@ func TestHTTPSCloseCutsEverything(t *testing.T) {
 		t.Fatal("establish not called")
 	}
 	raws = append(raws, half, silent, hj, mq)
-	waitFor(t, "the 5 HTTPS transcripts", func() bool { return len(ring.Records()) >= 5 }) // finished "ok" at hand-off
+	// Finished "ok" at hand-off; the silent connection without ALPN is still being sniffed for an
+	// MQTT CONNECT (sniff.go), so its transcript ends at Close.
+	waitFor(t, "the 4 HTTPS transcripts", func() bool { return len(ring.Records()) >= 4 })
 
 	closed := make(chan struct{})
 	go func() { defer close(closed); l.Close(func(string) {}) }()
@@ -526,4 +528,39 @@ func TestHTTPSWithMochi(t *testing.T) {
 	if !personalities[PersonalityMQTT] || !personalities[PersonalityHTTPSX509] {
 		t.Errorf("transcripts %+v", m.ring.Records())
 	}
+}
+
+// TestMQTTOnHTTPSPersonality: an MQTT client on 443 that offers no ALPN lands on HTTPS; its
+// CONNECT is recognised at once and the connection closed with the explanation (offer ALPN
+// x-amzn-mqtt-ca), not left to wait out the request-header deadline. HTTP/1.1 without ALPN is
+// still served.
+func TestMQTTOnHTTPSPersonality(t *testing.T) {
+	p := newTestPKI(t)
+	ring := NewTranscripts(16)
+	l := New(Config{
+		ID: "alpn", Address: "127.0.0.1:0", Kind: KindALPN, Transcripts: ring, HTTP: echoHandler(nil),
+		Certificate: func() *tls.Certificate { return &p.server }, CertificateStatus: p.certificateStatus,
+		HTTPReadHeaderTimeout: time.Hour, // only the sniff can close it within the test
+		Logger:                slog.New(slog.DiscardHandler),
+	})
+	if err := l.Init(nil); err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve(readingEstablish(make(chan *Conn, 1)))
+	t.Cleanup(func() { l.Close(func(string) {}) })
+
+	mq, _ := dialTLS(t, l.Address(), p.clientConfig(tls.VersionTLS13, nil, false))
+	connect := []byte{0x10, 0x0e, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'i', 'd'}
+	if _, err := mq.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	expectClosedByServer(t, mq)
+	waitFor(t, "the MQTT-on-HTTPS transcript", func() bool { return len(ring.Records()) >= 1 })
+	rec := ring.Records()[0]
+	if !strings.Contains(rec.Detail, "x-amzn-mqtt-ca") {
+		t.Errorf("transcript %s / %q does not say to offer ALPN x-amzn-mqtt-ca", rec.Outcome, rec.Detail)
+	}
+
+	h1 := newHTTPSClient(t, l.Address(), p.clientConfig(tls.VersionTLS13, nil, false))
+	h1.echo(t, http.MethodGet, "")
 }

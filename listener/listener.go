@@ -225,7 +225,8 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 // serveMQTT sets the CONNECT deadline and runs the MQTT session inside establish, then settles
 // the transcript if the hooks did not.
 func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.EstablishFn) {
-	c := newConn(tc, t, l.cfg.ConnectTimeout, func() bool { return l.ctx.Err() != nil })
+	c := newConn(tc, t, l.cfg.ConnectTimeout, func() bool { return l.ctx.Err() != nil },
+		newPacketGuard(l.cfg.MaxConnectBytes, l.cfg.MaxPacketBytes))
 	if establish == nil {
 		t.Finish(OutcomeClosed, "no MQTT broker is attached to this listener")
 		_ = c.Close()

@@ -56,7 +56,8 @@ func (a *Authority) loadCAs() error {
 		if err := writePair(a.path(RootKeyFile), a.path(RootCertFile), root.key, root.certPEM); err != nil {
 			return err
 		}
-		a.log.Info("created root CA", "file", a.path(RootCertFile), "expires", root.cert.NotAfter)
+		a.rootCreated = true
+		a.log.Info("created root CA", "file", a.shown(RootCertFile), "expires", root.cert.NotAfter)
 	} else if !root.cert.IsCA || root.cert.CheckSignatureFrom(root.cert) != nil {
 		return fmt.Errorf("pki: %s is not a self-signed CA certificate", a.path(RootCertFile))
 	}
@@ -67,7 +68,7 @@ func (a *Authority) loadCAs() error {
 		if err := writePair(a.path(DeviceCAKeyFile), a.path(DeviceCACertFile), device.key, device.certPEM); err != nil {
 			return err
 		}
-		a.log.Info("created device CA", "file", a.path(DeviceCACertFile))
+		a.log.Info("created device CA", "file", a.shown(DeviceCACertFile))
 	} else if !device.cert.IsCA || device.cert.CheckSignatureFrom(root.cert) != nil {
 		return fmt.Errorf("pki: %s is not a CA certificate signed by %s", a.path(DeviceCACertFile), a.path(RootCertFile))
 	}
@@ -77,7 +78,7 @@ func (a *Authority) loadCAs() error {
 	}{{RootCertFile, root.cert}, {DeviceCACertFile, device.cert}} {
 		if left := ca.cert.NotAfter.Sub(now); left < serverRenewBefore {
 			a.log.Warn("CA certificate expires soon or has expired; remove the CA files to make a new CA",
-				"file", a.path(ca.file), "notAfter", ca.cert.NotAfter)
+				"file", a.shown(ca.file), "notAfter", ca.cert.NotAfter)
 		}
 	}
 	a.warnLooseKeyModes(RootKeyFile, DeviceCAKeyFile)
@@ -89,7 +90,7 @@ func (a *Authority) loadCAs() error {
 func (a *Authority) warnLooseKeyModes(files ...string) {
 	for _, f := range files {
 		if st, err := os.Stat(a.path(f)); err == nil && st.Mode().Perm()&0o077 != 0 {
-			a.log.Warn("private key file is readable by others; chmod 600 it", "file", a.path(f), "mode", st.Mode().Perm())
+			a.log.Warn("private key file is readable by others; chmod 600 it", "file", a.shown(f), "mode", st.Mode().Perm())
 		}
 	}
 }
@@ -129,7 +130,7 @@ func (a *Authority) loadServer(want nameSet) error {
 		return err
 	}
 	a.log.Info("issued server certificate", "reason", reason, "names", want.sorted(), "key", a.keyType,
-		"file", a.path(ServerCertFile), "expires", cert.NotAfter)
+		"file", a.shown(ServerCertFile), "expires", cert.NotAfter)
 	a.server = &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 	return nil
 }

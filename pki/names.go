@@ -96,3 +96,12 @@ func (s nameSet) split() (dns []string, ips []net.IP) {
 func (s nameSet) sorted() []string { return slices.Sorted(maps.Keys(s)) }
 
 func (s nameSet) equal(o nameSet) bool { return maps.Equal(s, o) }
+
+// ServerNames lists the names the server certificate holds (DNS names and IP addresses), sorted:
+// the names a client may verify it against.
+func (a *Authority) ServerNames() []string {
+	if a.server == nil || a.server.Leaf == nil {
+		return nil
+	}
+	return certNames(a.server.Leaf).sorted()
+}

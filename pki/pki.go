@@ -55,7 +55,13 @@ type Authority struct {
 	root    keyPair
 	device  keyPair
 	server  *tls.Certificate
+	// rootCreated is set when this Load made the root CA (rather than reading it from Dir).
+	rootCreated bool
 }
+
+// RootCACreated reports whether Load made a new root CA rather than reusing one found in the
+// folder: devices holding an older root-ca.pem must fetch the new one.
+func (a *Authority) RootCACreated() bool { return a.rootCreated }
 
 // keyPair is a CA certificate with its key and PEM encoding.
 type keyPair struct {

@@ -68,6 +68,12 @@ func (r *Registry) checkPolicyDocument(doc string) error {
 	trimmed := bytes.TrimSpace([]byte(doc))
 	var obj map[string]json.RawMessage
 	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &obj) != nil {
+		if r.valid != nil && len(trimmed) > 0 && trimmed[0] == '{' {
+			// The validator names line and column of a JSON syntax error.
+			if err := r.valid(doc); err != nil {
+				return newError(ErrMalformedPolicy, "Policy document is not a valid JSON object: %s", err.Error())
+			}
+		}
 		return newError(ErrMalformedPolicy, "Policy document is not a valid JSON object")
 	}
 	if n := policyChars(doc); n > maxPolicyChars {

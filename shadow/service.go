@@ -13,13 +13,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure a Service.
@@ -115,7 +118,7 @@ func Open(path string, opts Options) (*Service, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("shadow: open %s (is another process using it?): %w", path, err)
+		return nil, fmt.Errorf("shadow: open %s%s: %w", path, bboltOpenHint(err), err)
 	}
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
@@ -306,4 +309,16 @@ func (s *Service) rejectWith(key Key, op string, e *Error, hasToken bool, token 
 		r.Publications = []Publication{{Topic: Topic(key, op+"/rejected"), Payload: body, MQTTOnly: true}}
 	}
 	return r
+}
+
+// bboltOpenHint says what an error opening the database file most likely means: a lock held by
+// another process (bbolt waits, then times out), or a file or folder that cannot be written.
+func bboltOpenHint(err error) string {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return " (is another process using it?)"
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
+		return " (the file or its folder is not writable)"
+	}
+	return ""
 }

@@ -361,6 +361,31 @@ func TestHandle(t *testing.T) {
 	}
 }
 
+// TestTrailingNULAccepted runs the Embedded C SDK's shadow demo payloads (the document and its
+// terminating NUL) through the service: update, get and delete answer as for the bare document,
+// while garbage after the NUL is still refused.
+func TestTrailingNULAccepted(t *testing.T) {
+	svc := openTest(t, Options{})
+	key := Key{Thing: "demo"}
+	r := mustOK(t, svc.Update(key, []byte("{\"state\":{\"desired\":{\"powerOn\":1}},\"clientToken\":\"tok\"}\x00")))
+	if got := topics(r); len(got) != 3 || !strings.HasSuffix(got[1], "/update/delta") {
+		t.Fatalf("update with a trailing NUL published %v, want accepted, delta, documents", got)
+	}
+	if !strings.Contains(string(r.Body), `"clientToken":"tok"`) || version(t, r.Body) != 1 {
+		t.Fatalf("update/accepted = %s", r.Body)
+	}
+	if r := mustOK(t, svc.Get(key, []byte("{\"clientToken\":\"g\"}\x00"))); !strings.Contains(string(r.Body), `"clientToken":"g"`) {
+		t.Fatalf("get/accepted = %s, want the clientToken echoed", r.Body)
+	}
+	r = svc.Update(key, []byte("{\"state\":{\"reported\":{\"powerOn\":1}}}\x00{\"x\":1}"))
+	if r.Status != 400 || !strings.Contains(string(r.Body), msgInvalidJSON) {
+		t.Fatalf("a second document after the NUL: %d %s, want 400 %s", r.Status, r.Body, msgInvalidJSON)
+	}
+	if r := mustOK(t, svc.Delete(key, []byte("{\"clientToken\":\"d\"}\x00\x00"))); !strings.Contains(string(r.Body), `"clientToken":"d"`) {
+		t.Fatalf("delete/accepted = %s, want the clientToken echoed", r.Body)
+	}
+}
+
 func TestDeletedVersionMemory(t *testing.T) {
 	clock := &fixedClock{t: time.Unix(1700000000, 0)}
 	svc := openTest(t, Options{Now: clock.now})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/iotcore-local/iotcore-local/internal/devicejson"
 )
 
 // Limits of a request (reference §1.6).
@@ -41,6 +43,7 @@ type updateRequest struct {
 // returned with the error (the /rejected document echoes it).
 func parseUpdate(payload []byte) (*updateRequest, *Error) {
 	req := &updateRequest{}
+	payload = trimDevice(payload)
 	if len(payload) == 0 {
 		return req, badRequest(msgMissingPayload)
 	}
@@ -231,6 +234,7 @@ func nullInArray(v any, inArray bool) bool {
 // otherwise ignored (device-shadow-mqtt: "The content of the message is ignored"), so an empty or
 // non-JSON payload is accepted; only a clientToken that is present and invalid is refused.
 func parseToken(payload []byte) (token string, has bool, e *Error) {
+	payload = trimDevice(payload)
 	if len(payload) == 0 || len(payload) > MaxPayloadBytes || !utf8.Valid(payload) {
 		return "", false, nil
 	}
@@ -257,4 +261,15 @@ func peekToken(payload []byte) (string, bool) {
 		return "", false
 	}
 	return token, has
+}
+
+// trimDevice drops the NUL bytes and whitespace that devices leave after a request document
+// (the Embedded C SDK's shadow demo publishes strlen+1 bytes), as AWS accepts them; see
+// docs/aws-fidelity.md, "Trailing NUL bytes after device JSON". A payload that is nothing but
+// such bytes is left as it is, so it keeps the error it always had.
+func trimDevice(payload []byte) []byte {
+	if t := devicejson.TrimTrailing(payload); len(t) > 0 {
+		return t
+	}
+	return payload
 }

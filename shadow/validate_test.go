@@ -50,6 +50,15 @@ func TestParseUpdateErrors(t *testing.T) {
 		{"too large", `{"state":{"desired":{"a":"` + strings.Repeat("x", MaxPayloadBytes) + `"}}}`, 413, msgTooLarge, ""},
 		{"state checked before version", `{"version":"x"}`, 400, msgMissingState, ""},
 		{"token checked first", `{"clientToken":7}`, 400, msgInvalidToken, ""},
+		// Only trailing NULs are forgiven (see trimDevice): anything else around them is not.
+		{"garbage after NUL", "{\"state\":{}}\x00garbage", 400, msgInvalidJSON, ""},
+		{"document after NUL", "{\"state\":{}}\x00{\"state\":{}}", 400, msgInvalidJSON, ""},
+		{"garbage before NUL", "{\"state\":{}}x\x00", 400, msgInvalidJSON, ""},
+		{"leading NUL", "\x00{\"state\":{}}", 400, msgInvalidJSON, ""},
+		{"interior NUL", "{\"state\":\x00{}}", 400, msgInvalidJSON, ""},
+		{"NUL inside a string", "{\"state\":{\"desired\":{\"a\":\"x\x00y\"}}}", 400, msgInvalidJSON, ""},
+		{"only NULs", "\x00\x00", 400, msgInvalidJSON, ""},
+		{"only whitespace", " \n", 400, msgInvalidJSON, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +101,12 @@ func TestParseUpdateAccepts(t *testing.T) {
 			return r.desired.(map[string]any)["a"] == mustJSONNumber("2")
 		}},
 		{"whitespace around", " \n{\"state\":{}}\t\n", func(r *updateRequest) bool { return true }},
+		// The Embedded C SDK's shadow demo publishes strlen+1 bytes: the document and its NUL.
+		{"trailing NUL", "{\"state\":{\"reported\":{\"powerOn\":1}},\"clientToken\":\"c\"}\x00", func(r *updateRequest) bool {
+			return r.hasReported && r.token == "c"
+		}},
+		{"several trailing NULs", "{\"state\":{}}\x00\x00\x00\x00", func(r *updateRequest) bool { return true }},
+		{"NUL and whitespace mixed", "{\"state\":{}}\r\n\x00 \x00", func(r *updateRequest) bool { return true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +137,9 @@ func TestParseToken(t *testing.T) {
 		{`{"clientToken":1}`, "", false, true},
 		{`{"clientToken":"` + strings.Repeat("a", 65) + `"}`, "", false, true},
 		{"{\"clientToken\":\"\xff\"}", "", false, false},
+		{"{\"clientToken\":\"abc\"}\x00", "abc", true, false},
+		{"{\"clientToken\":1}\x00", "", false, true},
+		{"{\"clientToken\":\"abc\"}\x00x", "", false, false}, // not JSON: ignored, as garbage is
 	}
 	for _, tt := range tests {
 		token, has, e := parseToken([]byte(tt.payload))

@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
-
-	"github.com/iotcore-local/iotcore-local/pki"
 )
 
 // adminClient is what every admin verb needs: the iot API client and the API's base URL.
@@ -29,16 +25,17 @@ func adminFlags(fs interface {
 	StringVar(*string, string, string, string)
 }) func() *adminClient {
 	var endpointURL, region string
-	fs.StringVar(&endpointURL, "endpoint-url", "http://127.0.0.1:4580", "the emulator's HTTP API")
+	fs.StringVar(&endpointURL, "endpoint-url", "http://127.0.0.1:4580", "the emulator's HTTP API (a bare host:port means http://host:port)")
 	fs.StringVar(&region, "region", "us-east-1", "region to sign requests for")
 	return func() *adminClient {
+		endpointURL := normalizeEndpointURL(endpointURL)
 		client := iot.New(iot.Options{
 			Region:       region,
 			BaseEndpoint: aws.String(endpointURL),
 			Credentials:  credentials.NewStaticCredentialsProvider("iotcore-local", "iotcore-local", ""),
 			HTTPClient:   &http.Client{Timeout: 30 * time.Second},
 		})
-		return &adminClient{iot: client, baseURL: strings.TrimRight(endpointURL, "/")}
+		return &adminClient{iot: client, baseURL: endpointURL}
 	}
 }
 
@@ -84,74 +81,6 @@ func thingCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("create thing %s: %w", pos[0], err)
 	}
 	return printJSON(stdout, map[string]string{"thingName": aws.ToString(out.ThingName), "thingArn": aws.ToString(out.ThingArn), "thingId": aws.ToString(out.ThingId)})
-}
-
-func policyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy create", stderr)
-	document := fs.String("document", "", "file holding the policy document (JSON)")
-	client := adminFlags(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || *document == "" {
-		return fmt.Errorf("%w: policy create takes NAME and --document FILE", errUsage)
-	}
-	doc, err := os.ReadFile(*document)
-	if err != nil {
-		return fmt.Errorf("read policy document: %w", err)
-	}
-	out, err := client().iot.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String(pos[0]), PolicyDocument: aws.String(string(doc))})
-	if err != nil {
-		return fmt.Errorf("create policy %s: %w", pos[0], err)
-	}
-	return printJSON(stdout, map[string]string{"policyName": aws.ToString(out.PolicyName), "policyArn": aws.ToString(out.PolicyArn), "policyVersionId": aws.ToString(out.PolicyVersionId)})
-}
-
-// certCreate makes an ACTIVE certificate, attaches it to a thing and a policy, writes the
-// device's files to --out, and prints the certificate id.
-func certCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("cert create", stderr)
-	thing := fs.String("thing", "", "thing to attach the certificate to")
-	var policies listFlag
-	fs.Var(&policies, "policy", "policy to attach (repeatable)")
-	outDir := fs.String("out", "", "folder for certificate.pem.crt, private.pem.key, public.pem.key, root-ca.pem")
-	newClient := adminFlags(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 || *outDir == "" {
-		return fmt.Errorf("%w: cert create takes --out DIR (and optionally --thing NAME, --policy NAME)", errUsage)
-	}
-	c := newClient()
-	rootCA, err := c.rootCA(ctx)
-	if err != nil {
-		return err
-	}
-	out, err := c.iot.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: true})
-	if err != nil {
-		return fmt.Errorf("create certificate: %w", err)
-	}
-	creds := pki.DeviceCredentials{CertificatePEM: aws.ToString(out.CertificatePem)}
-	if out.KeyPair != nil {
-		creds.PrivateKeyPEM, creds.PublicKeyPEM = aws.ToString(out.KeyPair.PrivateKey), aws.ToString(out.KeyPair.PublicKey)
-	}
-	if err := pki.WriteDeviceFiles(*outDir, creds, rootCA); err != nil {
-		return err
-	}
-	for _, p := range policies {
-		if _, err := c.iot.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(p), Target: out.CertificateArn}); err != nil {
-			return fmt.Errorf("attach policy %s to certificate %s: %w", p, aws.ToString(out.CertificateId), err)
-		}
-	}
-	if *thing != "" {
-		if _, err := c.iot.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: thing, Principal: out.CertificateArn}); err != nil {
-			return fmt.Errorf("attach certificate %s to thing %s: %w", aws.ToString(out.CertificateId), *thing, err)
-		}
-	}
-	fmt.Fprintln(stdout, aws.ToString(out.CertificateId))
-	return nil
 }
 
 func certUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,8 +33,9 @@ Scenarios:
             rejections by code, timeouts (needs a shadow service: the emulator, AWS IoT Core)
 
 Identities, one of:
-  --provision URL      create devices through the emulator's API at URL (with --devices FILE to
-                       keep and reuse their credentials between runs)
+  --provision URL      create devices through the emulator's API at URL; their credentials are
+                       kept in .iotcore-local/bench-devices.json (or --devices FILE) and reused
+                       by the next run while the emulator still knows them
   --in-process         start a throw-away emulator in this process and provision it
   --devices FILE       per-device credentials saved by an earlier --provision, for any broker
   --cert F --key F     one certificate for every client (client ids PREFIXN)
@@ -57,6 +59,7 @@ type benchOptions struct {
 	target, alpn, serverName, caFile, certFile, keyFile string
 	provision, devicesFile, prefix, keyType             string
 	inProcess, allowRemote, quiet                       bool
+	writeQueue                                          int
 	sourceAddrs, curves, jsonFile, logLevel             string
 	keepAlive, connectTimeout                           time.Duration
 	concurrency                                         int
@@ -115,7 +118,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var progress io.Writer = stderr
@@ -169,10 +172,11 @@ func (o *benchOptions) register(fs *flag.FlagSet, scenario string) {
 	fs.StringVar(&o.certFile, "cert", "", "client certificate PEM shared by every connection")
 	fs.StringVar(&o.keyFile, "key", "", "private key PEM of --cert")
 	fs.StringVar(&o.provision, "provision", "", "emulator API URL to create the devices with, e.g. http://127.0.0.1:4580")
-	fs.StringVar(&o.devicesFile, "devices", "", "credentials file: kept and reused with --provision; alone, the identities to use")
+	fs.StringVar(&o.devicesFile, "devices", "", "credentials file: kept and reused with --provision (default "+defaultFleetFile+"); alone, the identities to use")
 	fs.StringVar(&o.prefix, "prefix", bench.DefaultClientIDPrefix, "thing name and client id prefix")
 	fs.StringVar(&o.keyType, "key-type", bench.KeyRSA, "provisioned keys: rsa (CreateKeysAndCertificate, RSA-2048 as AWS issues) or ecdsa (P-256 made here, signed by a bench CA kept in --devices, registered without CA: fast for large fleets)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "start a throw-away emulator in this process and target it")
+	fs.IntVar(&o.writeQueue, "write-queue", 0, "with --in-process: the emulator's --write-queue (default serve's)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not loopback (to measure AWS IoT Core deliberately)")
 	fs.StringVar(&o.sourceAddrs, "source-addrs", "", "local addresses to connect from, comma-separated (default: 127.0.0.x as needed above 20000 connections)")
 	fs.StringVar(&o.curves, "curves", "x25519,p256", "key exchanges to offer: x25519, p256, p384, p521, x25519mlkem768")
@@ -231,8 +235,12 @@ func (o *benchOptions) check(scenario string, set map[string]bool) error {
 		return fmt.Errorf("%w: --cert and --key go together", errUsage)
 	case o.inProcess && set["target"]:
 		return fmt.Errorf("%w: --in-process targets its own emulator; drop --target", errUsage)
+	case !o.inProcess && set["write-queue"]:
+		return fmt.Errorf("%w: --write-queue sets the --in-process emulator's queue; for a running emulator give it to serve", errUsage)
 	case o.inProcess && set["pid"]:
 		return fmt.Errorf("%w: --in-process reads this process's memory; drop --pid", errUsage)
+	case !o.inProcess && !validHostPort(o.target):
+		return fmt.Errorf("%w: --target %q is not host:port; did you mean --target 127.0.0.1:%s?", errUsage, o.target, strings.TrimPrefix(o.target, ":"))
 	case o.concurrency <= 0:
 		return fmt.Errorf("%w: --concurrency must be positive", errUsage)
 	case scenario != "pubsub" && o.n <= 0:
@@ -329,6 +337,7 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 			return t, nil, nil, fmt.Errorf("in-process emulator: %w", err)
 		}
 		cfg := emulator.TestConfig(dir)
+		cfg.WriteQueue = o.writeQueue
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		emu, err := emulator.New(cfg)
 		if err != nil {
@@ -356,6 +365,12 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 		cache := o.devicesFile
 		if o.inProcess {
 			cache = "" // a throw-away emulator's certificates are worthless afterwards
+		} else if cache == "" {
+			cache = defaultFleetFile
+			if err := os.MkdirAll(filepath.Dir(cache), 0o700); err != nil {
+				return t, nil, cleanup, fmt.Errorf("keep provisioned devices: %w (choose a file with --devices)", err)
+			}
+			log.Info("bench: provisioned devices are kept in "+cache+" and reused by the next run; --devices FILE keeps them elsewhere", "devices", cache)
 		}
 		fleet, err := bench.Provision(ctx, bench.ProvisionConfig{APIURL: apiURL, Devices: need, Prefix: o.prefix,
 			Cache: cache, KeyType: o.keyType, Progress: progress, Logger: log})
@@ -386,6 +401,11 @@ func (o *benchOptions) buildTarget(ctx context.Context, need int, progress io.Wr
 	}
 	return t, memory, cleanup, nil
 }
+
+// defaultFleetFile keeps the devices "bench --provision" creates when --devices is not given,
+// in the default state folder of serve, so that a second run reuses them instead of registering
+// a new fleet every time.
+var defaultFleetFile = filepath.Join(emulator.DefaultDataDir, "bench-devices.json")
 
 // useFleet gives the target the fleet's identities, and its root CA when trustCA.
 func useFleet(t *bench.Target, fleet *bench.Fleet, trustCA bool) error {
@@ -454,6 +474,12 @@ func parseCurves(list string) ([]tls.CurveID, error) {
 		return nil, fmt.Errorf("%w: --curves: empty", errUsage)
 	}
 	return out, nil
+}
+
+// validHostPort reports whether s is host:port with a host (a bare "8883" is a common slip).
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && host != "" && port != ""
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -22,10 +22,12 @@ usage:
   iotcore-local thing create NAME [--attr k=v]...
   iotcore-local policy create NAME --document FILE
   iotcore-local policy test --cert ID [--client-id X] --action iot:Publish --resource topic/a/b [--resource ...]
-  iotcore-local cert create --thing NAME --policy NAME --out DIR
+  iotcore-local cert create --thing NAME --policy NAME --out DIR [--force]
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
+  iotcore-local health [--endpoint-url URL]                 # exit 0 when serve answers /health
+  iotcore-local --version
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
 Run "iotcore-local VERB -h" for a verb's flags.
@@ -60,9 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)
 	case "thing", "policy", "cert":
-		return admin(ctx, verb, rest, stdout, stderr)
+		return cleanError(admin(ctx, verb, rest, stdout, stderr))
 	case "shadow":
-		return shadowCmd(ctx, rest, os.Stdin, stdout, stderr)
+		return cleanError(shadowCmd(ctx, rest, os.Stdin, stdout, stderr))
+	case "health":
+		return cleanError(health(ctx, rest, stdout, stderr))
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":

@@ -70,7 +70,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	actionName, typ, ok := actionType(*action)
 	if !ok {
-		return fmt.Errorf("%w: policy test: --action %q is not iot:Connect, iot:Publish, iot:Subscribe, iot:Receive or iot:RetainPublish", errUsage, *action)
+		return fmt.Errorf("%w: policy test: --action %q is not iot:Connect, iot:Publish, iot:Subscribe, iot:Receive or iot:RetainPublish%s", errUsage, *action, suggestAction(*action))
 	}
 	if len(resources) > maxTestResources {
 		return fmt.Errorf("%w: policy test: at most %d --resource flags", errUsage, maxTestResources)
@@ -102,6 +102,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("test authorization of certificate %s: %w", *cert, err)
 	}
 	printAuthResults(stdout, actionName, out.AuthResults, explanations(header))
+	warnTestedPolicies(ctx, newClient(), out.AuthResults, stderr)
 	return nil
 }
 

@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.ALPNStrict, "alpn-strict", false, "on the ALPN port serve only x-amzn-mqtt-ca")
 	fs.Var(&endpoints, "endpoint", "extra host name for the server certificate (repeatable); the first is DescribeEndpoint's answer")
 	fs.IntVar(&cfg.WriteQueue, "write-queue", hooks.DefaultWriteQueue, "packets routed to a connection and not yet written; beyond it Mochi drops them (see BENCHMARKS.md: memory of idle fleets against fan-in bursts)")
+	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", hooks.MaxPacketBytes, "largest MQTT packet a client may send after CONNECT, in bytes (profile mqtt only; profile aws has AWS's limit)")
 	fs.StringVar(&cfg.ServerKey, "server-key", pki.KeyECDSA, "server certificate key: ecdsa (P-256) or rsa (RSA-2048); AWS serves both")
 	fs.StringVar(&cfg.Region, "region", emulator.DefaultRegion, "region in ARNs")
 	fs.StringVar(&cfg.Account, "account", emulator.DefaultAccount, "account id in ARNs")
@@ -57,7 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, logLevel)
 	}
 	cfg.Endpoints = endpoints
 	if len(creds) > 0 {
@@ -70,15 +71,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Functions = fns
 	}
 	cfg.AuthorizerCache = authorizerCache
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	starting := &startLog{}
+	cfg.Logger = slog.New(starting.handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := emu.Start(ctx); err != nil {
+		starting.release(ctx, slog.LevelWarn)
 		return err
 	}
+	starting.release(ctx, slog.LevelDebug-4)
 	fmt.Fprint(stdout, emu.Banner())
 	<-ctx.Done()
 	cfg.Logger.Info("shutting down")

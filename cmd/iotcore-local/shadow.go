@@ -33,12 +33,12 @@ func dataPlaneFlags(fs interface {
 	StringVar(*string, string, string, string)
 }) func() *iotdataplane.Client {
 	var endpointURL, region string
-	fs.StringVar(&endpointURL, "endpoint-url", "http://127.0.0.1:4580", "the emulator's HTTP API")
+	fs.StringVar(&endpointURL, "endpoint-url", "http://127.0.0.1:4580", "the emulator's HTTP API (a bare host:port means http://host:port)")
 	fs.StringVar(&region, "region", "us-east-1", "region to sign requests for")
 	return func() *iotdataplane.Client {
 		return iotdataplane.New(iotdataplane.Options{
 			Region:       region,
-			BaseEndpoint: aws.String(endpointURL),
+			BaseEndpoint: aws.String(normalizeEndpointURL(endpointURL)),
 			Credentials:  credentials.NewStaticCredentialsProvider("iotcore-local", "iotcore-local", ""),
 			HTTPClient:   &http.Client{Timeout: 30 * time.Second},
 		})
