@@ -359,6 +359,9 @@ func (e *Emulator) Close() error {
 		if e.unwatch != nil {
 			e.unwatch()
 		}
+		if e.functions != nil {
+			e.functions.CloseIdleConnections()
+		}
 		if e.authorizers != nil {
 			if err := e.authorizers.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close authorizer store: %w", err))
