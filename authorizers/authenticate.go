@@ -37,6 +37,9 @@ type Request struct {
 	// HTTPRequest marks an HTTPS publish: answers are cached only for authorizers with
 	// enableCachingForHttp.
 	HTTPRequest bool
+	// Refresh marks the call refreshAfterInSeconds makes: the function is called, not the cache
+	// (its answer then replaces the cached one).
+	Refresh bool
 }
 
 // HTTPContext is the HTTP part of the event.
@@ -135,7 +138,7 @@ func (s *Service) Authenticate(ctx context.Context, req Request) (Answer, error)
 		ev.ConnectionMetadata = nil
 		b, _ := json.Marshal(ev)
 		key = a.Name + "\x00" + string(b)
-		if ans, ok := s.cache.get(key, s.opts.Now()); ok {
+		if ans, ok := s.cache.get(key, s.opts.Now()); ok && !req.Refresh {
 			ans.Cached = true
 			return ans, refusalOf(ans)
 		}

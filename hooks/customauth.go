@@ -174,6 +174,7 @@ func compileAnswer(ans authorizers.Answer, env auth.Environment) (*auth.Compiled
 // startRefresh calls the authorizer again every period and replaces the connection's policies
 // with the new answer's; a refusal or a failed call ends the connection (AUTH_ERROR).
 func (a *Authorizer) startRefresh(cl *mqtt.Client, s *session, req authorizers.Request, env auth.Environment, period time.Duration) {
+	req.Refresh = true
 	var t *time.Timer
 	t = time.AfterFunc(period, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
