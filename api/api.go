@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/authorizers"
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -86,6 +87,10 @@ type Config struct {
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time
+	// Jobs is the jobs service behind the Jobs operations of the control plane and the
+	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
+	// API out.
+	Jobs *jobs.Service
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

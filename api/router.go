@@ -111,6 +111,8 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/principals/things", "ListPrincipalThings", s.listPrincipalThings)
 	// Endpoint.
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
+	// Jobs (jobs.go).
+	s.addJobRoutes(&rt)
 	// Emulator-only.
 	rt.add(http.MethodGet, "/health", "Health", s.health)
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)
@@ -137,10 +139,14 @@ func (s *server) dataPlaneTable() router {
 	return rt
 }
 
-// jobsDataTable lists the operations of the jobs data plane (service iot-jobs-data); none yet,
-// so its requests are answered UnknownOperationException.
+// jobsDataTable lists the operations of the jobs data plane (service iot-jobs-data,
+// jobsdata.go), when there is a jobs service.
 func (s *server) jobsDataTable() router {
-	return nil
+	var rt router
+	if s.cfg.Jobs != nil {
+		s.addJobsDataRoutes(&rt)
+	}
+	return rt
 }
 
 // match finds the route for method and escaped path and returns it with the path variables.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"github.com/iotcore-local/iotcore-local/internal/spelling"
 	"strings"
 )
 
@@ -67,7 +68,7 @@ func unknownAction(action string) string {
 		if strings.EqualFold(known, action) {
 			return ""
 		}
-		if d := editDistance(strings.ToLower(name), strings.ToLower(strings.TrimPrefix(known, "iot:"))); d < bestDist {
+		if d := spelling.Distance(strings.ToLower(name), strings.ToLower(strings.TrimPrefix(known, "iot:"))); d < bestDist {
 			best, bestDist = known, d
 		}
 	}
@@ -76,25 +77,4 @@ func unknownAction(action string) string {
 		msg += fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return msg
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

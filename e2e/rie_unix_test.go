@@ -63,8 +63,10 @@ func startRIE(t testing.TB) string {
 	dir := buildLambdaTools(t)
 	for attempt := 0; ; attempt++ {
 		addr := freeLoopback(t)
+		// The Runtime API the function polls defaults to 127.0.0.1:9001, which a second RIE (a
+		// parallel test, another package's) could not bind: each gets a free port of its own.
 		cmd := exec.Command(filepath.Join(dir, "aws-lambda-rie"),
-			"--runtime-interface-emulator-address", addr, "--log-level", "error",
+			"--runtime-interface-emulator-address", addr, "--runtime-api-address", freeLoopback(t), "--log-level", "error",
 			filepath.Join(dir, "authorizer"))
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=authorizer")

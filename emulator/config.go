@@ -35,6 +35,7 @@ type Config struct {
 	ConnectTimeout   time.Duration // deadline for CONNECT after the handshake; default 10s
 	SessionExpiry    time.Duration // MQTT 3.1.1 persistent session expiry (profile aws); default 1h
 	Throttle         bool          // AWS's per-connection rate limits (profile aws)
+	JobsRateLimit    int           // jobs device requests per second per thing; beyond: RequestThrottled (0: no limit)
 	WriteQueue       int           // packets routed to a connection and not yet written; default hooks.DefaultWriteQueue
 	// MaxPacketSize is the largest MQTT packet a client may send after CONNECT (bytes),
 	// advertised to MQTT 5 clients in CONNACK. Profile aws: AWS's limit, hooks.MaxPacketBytes
@@ -57,8 +58,8 @@ type Config struct {
 	// refreshAfterInSeconds; 0 is a second. Tests shorten it to see those timers fire.
 	CustomAuthSecond time.Duration
 	Logger           *slog.Logger // default slog.Default()
-	// Now is the clock of shadow documents; nil is time.Now. Tests set it to compare documents
-	// byte for byte.
+	// Now is the clock of shadow documents and of jobs; nil is time.Now. Tests set it to compare
+	// documents byte for byte, or to move jobs' timers on (then call Jobs().Tick()).
 	Now func() time.Time
 }
 

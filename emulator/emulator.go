@@ -22,6 +22,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
@@ -36,6 +37,7 @@ type Emulator struct {
 	pki          *pki.Authority
 	registry     *registry.Registry
 	shadows      *shadow.Service
+	jobs         *jobs.Service
 	functions    *functions.Client
 	authorizers  *authorizers.Service
 	transcripts  *listener.Transcripts
@@ -114,12 +116,16 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
 	}
+	if err := e.openJobs(); err != nil {
+		return err
+	}
 	if err := e.startBroker(); err != nil {
 		return err
 	}
 	if err := e.startAPI(); err != nil {
 		return err
 	}
+	e.jobs.Start() // the broker its messages go through is up
 	if seed != nil {
 		if err := e.ApplySeed(ctx, seed, filepath.Dir(e.cfg.SeedFile)); err != nil {
 			return fmt.Errorf("seed file %s: %w", e.cfg.SeedFile, err)
@@ -172,7 +178,8 @@ func (e *Emulator) startBroker() error {
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
 	})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow")})
+	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -256,6 +263,7 @@ func (e *Emulator) startHTTPS(common listener.Config) error {
 // and the registry events switched on with UpdateEventConfigurations) are published on MQTT.
 func (e *Emulator) registryChanged(ev registry.Event) {
 	e.authorizer.CertificateChanged(ev)
+	e.jobsRegistryChanged(ev)
 	for _, p := range ev.Publications {
 		if err := e.broker.Publish(p.Topic, p.Payload, false, 0); err != nil {
 			e.log.Warn("publish registry event", "topic", p.Topic, "error", err)
@@ -306,6 +314,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
+		Jobs: e.jobs,
 	})
 }
 
@@ -344,6 +353,11 @@ func (e *Emulator) Close() error {
 		if e.https != nil {
 			e.https.Close(nil)
 			<-e.httpsDone
+		}
+		if e.jobs != nil {
+			if err := e.jobs.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close jobs store: %w", err))
+			}
 		}
 		if e.broker != nil {
 			e.logDrops()

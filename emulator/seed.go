@@ -28,6 +28,7 @@ type Seed struct {
 	Policies     []SeedPolicy      `json:"policies"`
 	Things       []SeedThing       `json:"things"`
 	Certificates []SeedCertificate `json:"certificates"`
+	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
 }
 
@@ -180,6 +181,7 @@ func (s *Seed) validate(exists func(kind, name string) bool) error {
 			errs = append(errs, fmt.Errorf("%s.status: %q is not a certificate status", where, c.Status))
 		}
 	}
+	errs = append(errs, validateSeedJobs(s.Jobs)...)
 	return errors.Join(errs...)
 }
 
@@ -292,7 +294,7 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
-	return nil
+	return e.applySeedJobs(seed.Jobs)
 }
 
 // ensureThingTypes creates the declared thing types and those the seed's things name.

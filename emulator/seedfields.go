@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/iotcore-local/iotcore-local/internal/spelling"
 	"reflect"
 	"slices"
 	"strings"
@@ -116,7 +117,7 @@ func entryLabel(e any) string {
 func nearestName(key string, names []string) string {
 	best, bestDist := "", 1<<30
 	for _, n := range names {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(n)); d < bestDist {
+		if d := spelling.Distance(strings.ToLower(key), strings.ToLower(n)); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
@@ -124,24 +125,4 @@ func nearestName(key string, names []string) string {
 		return best
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -14,6 +14,8 @@ type ShadowOptions struct {
 	Service *shadow.Service
 	Server  *mqtt.Server // publishes the responses through its inline client
 	Logger  *slog.Logger
+	// Jobs, when set, answers the requests under $aws/things/{thing}/jobs/ (see Jobs).
+	Jobs *Jobs
 }
 
 // ShadowService is the Mochi hook that serves the Device Shadow MQTT API: a publish to
@@ -52,6 +54,7 @@ func (h *ShadowService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	// never on request topics, so they cannot loop.
 	key, op, ok := shadow.ParseTopic(pk.TopicName)
 	if !ok {
+		h.opts.Jobs.route(cl, pk)
 		return
 	}
 	res := h.opts.Service.Handle(key, op, pk.Payload)

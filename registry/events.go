@@ -17,9 +17,9 @@ type EventType string
 
 // The event types of AWS IoT's event configurations. All of them can be switched on and off;
 // the registry publishes the messages of the registry event types (THING, THING_TYPE,
-// THING_TYPE_ASSOCIATION, THING_GROUP, THING_GROUP_MEMBERSHIP, THING_GROUP_HIERARCHY). AWS
-// documents no topic for POLICY, CERTIFICATE and CA_CERTIFICATE, and the jobs types belong to a
-// service the emulator does not have, so those switches are stored and reported only.
+// THING_TYPE_ASSOCIATION, THING_GROUP, THING_GROUP_MEMBERSHIP, THING_GROUP_HIERARCHY); the jobs
+// service reads the JOB and JOB_EXECUTION switches for its own events. AWS documents no topic for
+// POLICY, CERTIFICATE and CA_CERTIFICATE, so those switches are stored and reported only.
 const (
 	EventThing                EventType = "THING"
 	EventThingGroup           EventType = "THING_GROUP"

@@ -3,16 +3,14 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure a Registry.
@@ -71,7 +69,7 @@ func Open(path string, opts Options) (*Registry, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("registry: open %s%s: %w", path, bboltOpenHint(err), err)
+		return nil, fmt.Errorf("registry: open %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	r := &Registry{
 		db:     db,
@@ -194,16 +192,4 @@ func (r *Registry) view(fn func(tx *bbolt.Tx) error) error {
 		return fmt.Errorf("registry: read transaction on %s: %w", r.path, err)
 	}
 	return err
-}
-
-// bboltOpenHint says what an error opening the database file most likely means: a lock held by
-// another process (bbolt waits, then times out), or a file or folder that cannot be written.
-func bboltOpenHint(err error) string {
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return " (is another process using it?)"
-	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
-		return " (the file or its folder is not writable)"
-	}
-	return ""
 }

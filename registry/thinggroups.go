@@ -508,6 +508,7 @@ func (r *Registry) AddThingToThingGroup(groupName, thingName string) error {
 		if err := r.announceMembership(tx, emit, opAdded, g, t, membership); err != nil {
 			return err
 		}
+		emit(Event{Kind: MembershipChanged, ThingName: thingName, GroupName: groupName, Added: true})
 		return r.notifyIfPolicies(tx, emit, g, thingName)
 	})
 }
@@ -553,6 +554,7 @@ func (r *Registry) leaveGroup(tx *bbolt.Tx, emit func(Event), groupName string, 
 	if err := delKey(tx.Bucket(bucketThingGroupsOf), pairKey(t.Name, groupName)); err != nil {
 		return err
 	}
+	emit(Event{Kind: MembershipChanged, ThingName: t.Name, GroupName: groupName})
 	return r.announceMembership(tx, emit, opRemoved, g, t, membership)
 }
 

@@ -376,6 +376,7 @@ func (r *Registry) DeleteThing(name string, expectedVersion *int64) error {
 		if err := tx.Bucket(bucketThings).Delete([]byte(name)); err != nil {
 			return fmt.Errorf("registry: delete thing %s: %w", name, err)
 		}
+		emit(Event{Kind: ThingDeleted, ThingName: name})
 		if err := r.announceThing(tx, emit, opDeleted, t); err != nil {
 			return err
 		}

@@ -167,6 +167,12 @@ const (
 	// the matching event type is enabled by UpdateEventConfigurations. Publications holds the
 	// registry event messages AWS publishes for it, to be published as they are.
 	RegistryChanged
+	// MembershipChanged says ThingName joined (Added) or left GroupName, whatever the event
+	// configuration: the jobs service follows it for continuous jobs.
+	MembershipChanged
+	// ThingDeleted says ThingName was deleted, whatever the event configuration: the jobs
+	// service removes its pending executions.
+	ThingDeleted
 )
 
 // Event is a committed change, delivered to watchers after the transaction.
@@ -176,6 +182,10 @@ type Event struct {
 	Status          CertificateStatus
 	PolicyName      string
 	CACertificateID string // CertificateRegistered
+	// ThingName, GroupName and Added describe a MembershipChanged event (ThingName a
+	// ThingDeleted one too).
+	ThingName, GroupName string
+	Added                bool
 	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON
 	// payload, ready to send, QoS 0, not retained), so that whoever owns the broker can publish
 	// them without knowing their shapes. Empty for most kinds.

@@ -13,16 +13,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/iotcore-local/iotcore-local/internal/dbfile"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure a Service.
@@ -118,7 +116,7 @@ func Open(path string, opts Options) (*Service, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, fmt.Errorf("shadow: open %s%s: %w", path, bboltOpenHint(err), err)
+		return nil, fmt.Errorf("shadow: open %s%s: %w", path, dbfile.OpenHint(err), err)
 	}
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
@@ -309,16 +307,4 @@ func (s *Service) rejectWith(key Key, op string, e *Error, hasToken bool, token 
 		r.Publications = []Publication{{Topic: Topic(key, op+"/rejected"), Payload: body, MQTTOnly: true}}
 	}
 	return r
-}
-
-// bboltOpenHint says what an error opening the database file most likely means: a lock held by
-// another process (bbolt waits, then times out), or a file or folder that cannot be written.
-func bboltOpenHint(err error) string {
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return " (is another process using it?)"
-	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
-		return " (the file or its folder is not writable)"
-	}
-	return ""
 }

@@ -25,6 +25,7 @@ usage:
   iotcore-local cert create --thing NAME --policy NAME --out DIR [--force]
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
+  iotcore-local job create|list|describe|cancel ...          # AWS IoT Jobs; "job -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
   iotcore-local health [--endpoint-url URL]                 # exit 0 when serve answers /health
   iotcore-local --version
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cleanError(admin(ctx, verb, rest, stdout, stderr))
 	case "shadow":
 		return cleanError(shadowCmd(ctx, rest, os.Stdin, stdout, stderr))
+	case "job":
+		return cleanError(jobCmd(ctx, rest, os.Stdin, stdout, stderr))
 	case "health":
 		return cleanError(health(ctx, rest, stdout, stderr))
 	case "--version", "-version", "version":

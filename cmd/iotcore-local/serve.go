@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
 	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
+	fs.IntVar(&cfg.JobsRateLimit, "jobs-rate-limit", 0, "jobs device requests (MQTT and HTTPS) per second per thing; more are rejected RequestThrottled (0: no limit)")
 	creds := mapFlag{}
 	cognito := mapFlag{}
 	fs.Var(credentialFlag{secrets: creds, cognito: cognito}, "credentials", "AKID:SECRET[:COGNITO_IDENTITY_ID] key pair whose SigV4 signatures the HTTP API and MQTT over WebSocket verify (repeatable); with an identity id, the IoT policies attached to it apply to the key's WebSocket connections")

@@ -1,4 +1,4 @@
-package registry
+package dbfile
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ func TestOpenHint(t *testing.T) {
 		{fmt.Errorf("open: %w", &fs.PathError{Op: "open", Path: "r.db", Err: syscall.EACCES}), "not writable"},
 		{&fs.PathError{Op: "open", Path: "r.db", Err: syscall.EIO}, ""},
 	} {
-		got := bboltOpenHint(tc.err)
+		got := OpenHint(tc.err)
 		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("%v: hint %q, want %q", tc.err, got, tc.want)
 		}
