@@ -52,6 +52,13 @@ func buildLambdaTools(t testing.TB) string {
 	return rieBuild.dir
 }
 
+// removeLambdaTools removes what buildLambdaTools built; TestMain calls it when the tests end.
+func removeLambdaTools() {
+	if rieBuild.dir != "" {
+		os.RemoveAll(rieBuild.dir)
+	}
+}
+
 // startRIE runs the authorizer function behind a Runtime Interface Emulator on a free loopback
 // port and returns its Invoke URL. The RIE and the function it started are stopped when the
 // test ends.
