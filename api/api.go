@@ -53,6 +53,16 @@ type Config struct {
 	// Connections returns the JSON of GET /_iotcore/connections (the handshake transcripts);
 	// nil serves an empty list.
 	Connections func() any
+	// Transcripts serves GET /_iotcore/connections with its filters and the stream at
+	// /_iotcore/connections/stream; when set, Connections is not used.
+	Transcripts ConnectionLog
+	// TLSFaults backs /_iotcore/tls-faults (fault injection); nil answers 404 there.
+	TLSFaults TLSFaultSet
+	// Console is the web console, served at /console/ (GET / redirects there); nil serves none.
+	Console http.Handler
+	// Done is closed when the emulator stops, so long-lived responses (the transcript stream)
+	// end and the HTTP servers can shut down. May be nil.
+	Done <-chan struct{}
 	// Ready says whether every listener is up; GET /health answers 503 until it does. Nil
 	// means always ready.
 	Ready func() bool
@@ -151,7 +161,7 @@ func New(cfg Config) http.Handler {
 	s.data = plane{name: planeData, service: "iotdata", routes: s.dataPlaneTable(), methodNotAllowed: true}
 	s.jobsData = plane{name: planeJobsData, service: "iot-jobs-data", routes: s.jobsDataTable()}
 	s.now = time.Now
-	return s
+	return s.withExtras()
 }
 
 // ServeHTTP routes one request, runs its operation and writes the JSON answer or the AWS error.

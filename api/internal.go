@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 )
 
@@ -24,20 +22,23 @@ func (s *server) rootCA(*call) (any, error) {
 	return rawResponse{status: http.StatusOK, contentType: "application/x-pem-file", body: s.cfg.RootCAPEM}, nil
 }
 
-// connections is GET /_iotcore/connections: the handshake transcripts, as the listener reports
-// them; an empty list when nothing reports them.
-func (s *server) connections(*call) (any, error) {
+// connections is GET /_iotcore/connections: the connection transcripts, oldest first, filtered
+// by ?clientId=, ?certificateId=, ?outcome= and ?personality= (Transcripts); without a
+// Transcripts store, what Connections reports, unfiltered; an empty list when nothing reports them.
+func (s *server) connections(c *call) (any, error) {
+	if err := unknownConnectionParam(c.r); err != nil {
+		return nil, err
+	}
 	var v any
-	if s.cfg.Connections != nil {
+	switch {
+	case s.cfg.Transcripts != nil:
+		v = s.cfg.Transcripts.Records(connectionFilter(c.r))
+	case s.cfg.Connections != nil:
 		v = s.cfg.Connections()
 	}
 	if v == nil {
 		return []any{}, nil
 	}
 	// Encode here so a transcript that cannot be encoded is reported as such.
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode connections: %w", err)
-	}
-	return rawResponse{status: http.StatusOK, contentType: "application/json", body: data}, nil
+	return encodeRecords(v)
 }

@@ -117,6 +117,10 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/health", "Health", s.health)
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)
 	rt.add(http.MethodGet, "/_iotcore/connections", "Connections", s.connections)
+	rt.add(http.MethodGet, "/_iotcore/connections/stream", "ConnectionStream", s.connectionStreamRoute)
+	rt.add(http.MethodGet, "/_iotcore/tls-faults", "ListTLSFaults", s.tlsFaults)
+	rt.add(http.MethodPost, "/_iotcore/tls-faults", "AddTLSFault", s.addTLSFault)
+	rt.add(http.MethodDelete, "/_iotcore/tls-faults", "DeleteTLSFault", s.deleteTLSFault)
 	return rt
 }
 

@@ -61,6 +61,13 @@ type Config struct {
 	// Now is the clock of shadow documents and of jobs; nil is time.Now. Tests set it to compare
 	// documents byte for byte, or to move jobs' timers on (then call Jobs().Tick()).
 	Now func() time.Time
+	// TLSFaults are fault injection rules, NAME[@TARGET] (serve --tls-fault): expired,
+	// wrong-name, untrusted-ca, max-fragment, weak-ciphers, tls12-only, for every connection,
+	// a listener (mqtts, alpn, https) or an SNI host name or its first label.
+	TLSFaults []string
+	// NoTranscripts keeps no connection transcripts (GET /_iotcore/connections answers []):
+	// each connection is still logged. For measuring what transcripts cost.
+	NoTranscripts bool
 }
 
 // Default addresses, as the command line documents them.

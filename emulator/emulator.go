@@ -20,6 +20,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
 	"github.com/iotcore-local/iotcore-local/authorizers"
+	"github.com/iotcore-local/iotcore-local/console"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/jobs"
@@ -34,13 +35,17 @@ type Emulator struct {
 	cfg Config
 	log *slog.Logger
 
+	tlsFaultRules []listener.FaultRule // Config.TLSFaults, parsed
+
 	pki          *pki.Authority
 	registry     *registry.Registry
 	shadows      *shadow.Service
 	jobs         *jobs.Service
 	functions    *functions.Client
 	authorizers  *authorizers.Service
-	transcripts  *listener.Transcripts
+	transcripts  *listener.Transcripts // nil with NoTranscripts
+	faults       *listener.Faults
+	done         chan struct{} // closed by Close: long-lived API responses end
 	broker       *mqtt.Server
 	authorizer   *hooks.Authorizer
 	store        *hooks.Store
@@ -66,7 +71,11 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	return &Emulator{cfg: c, log: c.Logger}, nil
+	rules, err := parseTLSFaults(c.TLSFaults, "TLSFaults")
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return &Emulator{cfg: c, log: c.Logger, tlsFaultRules: rules}, nil
 }
 
 // transcriptCapacity bounds the in-memory ring of handshake transcripts.
@@ -204,7 +213,14 @@ func (e *Emulator) startBroker() error {
 	if err != nil {
 		return fmt.Errorf("http publisher: %w", err)
 	}
-	e.transcripts = listener.NewTranscripts(transcriptCapacity)
+	if !e.cfg.NoTranscripts {
+		e.transcripts = listener.NewTranscripts(transcriptCapacity)
+	}
+	e.faults = listener.NewFaults(e.pki.FaultCertificate)
+	if err := e.addTLSFaults(e.tlsFaultRules); err != nil {
+		return fmt.Errorf("--tls-fault: %w", err)
+	}
+	e.done = make(chan struct{})
 	e.apiHandler = e.newAPIHandler()
 	e.ws = e.newWebSocket()
 	e.frontHandler = withWebSocket(e.ws, e.apiHandler)
@@ -213,8 +229,10 @@ func (e *Emulator) startBroker() error {
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
 		ConnectTimeout:    e.cfg.ConnectTimeout,
 		CertificateStatus: e.certificateStatus,
+		CertificateThing:  e.certificateThing,
 		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
+		Faults:            e.faults,
 		Logger:            e.log.With("component", "listener"),
 	}
 	mqtts, alpn := common, common
@@ -301,7 +319,11 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Region:      e.cfg.Region,
 		Account:     e.cfg.Account,
 		Endpoint:    e.cfg.endpoint(),
-		Connections: func() any { return e.transcripts.Records() },
+		Connections: func() any { return e.Connections() },
+		Transcripts: e.connectionLog(),
+		TLSFaults:   faultSet{e.faults},
+		Console:     console.Handler(),
+		Done:        e.done,
 		Ready:       e.ready.Load,
 		Credentials: e.cfg.Credentials,
 		SigV4Strict: e.cfg.SigV4Strict,
@@ -340,6 +362,9 @@ func (e *Emulator) startAPI() error {
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
 		e.ready.Store(false)
+		if e.done != nil {
+			close(e.done)
+		}
 		var errs []error
 		if e.apiSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -439,7 +464,21 @@ func (e *Emulator) Functions() functions.Invoker { return e.functions }
 func (e *Emulator) Registry() *registry.Registry { return e.registry }
 
 // Connections returns the handshake transcripts kept in memory, oldest first.
-func (e *Emulator) Connections() []listener.Record { return e.transcripts.Records() }
+// With NoTranscripts it is empty.
+func (e *Emulator) Connections() []listener.Record {
+	if e.transcripts == nil {
+		return []listener.Record{}
+	}
+	return e.transcripts.Records()
+}
+
+// connectionLog is the transcript store as the API sees it; nil with NoTranscripts.
+func (e *Emulator) connectionLog() api.ConnectionLog {
+	if e.transcripts == nil {
+		return nil
+	}
+	return connectionLog{e.transcripts}
+}
 
 // DataDir is the state folder in use.
 func (e *Emulator) DataDir() string { return e.cfg.DataDir }

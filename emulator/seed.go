@@ -30,6 +30,8 @@ type Seed struct {
 	Certificates []SeedCertificate `json:"certificates"`
 	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
+	// TLSFaults are fault injection rules, NAME[@TARGET], as serve --tls-fault takes them.
+	TLSFaults []string `json:"tlsFaults"`
 }
 
 // SeedFunction routes a function's invocations to a URL, as serve --function ARN=URL does.
@@ -127,6 +129,9 @@ func (p SeedPolicy) policyText() string {
 func (s *Seed) validate(exists func(kind, name string) bool) error {
 	var errs []error
 	declared := map[string]map[string]bool{"policy": {}, "thing": {}}
+	if _, err := parseTLSFaults(s.TLSFaults, "tlsFaults"); err != nil {
+		errs = append(errs, err)
+	}
 	for i, c := range s.Credentials {
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 			errs = append(errs, fmt.Errorf("credentials[%d]: accessKeyId and secretAccessKey are required", i))
@@ -265,6 +270,11 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	}
 	if err := seed.validate(exists); err != nil {
 		return err
+	}
+	if rules, _ := parseTLSFaults(seed.TLSFaults, "tlsFaults"); e.faults != nil {
+		if err := e.addTLSFaults(rules); err != nil {
+			return fmt.Errorf("tlsFaults: %w", err)
+		}
 	}
 	for _, p := range seed.Policies {
 		if err := e.ensurePolicy(p.Name, p.policyText()); err != nil {

@@ -26,6 +26,7 @@ func (e *Emulator) newWebSocket() *listener.WebSocket {
 		Authenticate:   e.authenticateWebSocket,
 		ConnectTimeout: e.cfg.ConnectTimeout,
 		Transcripts:    e.transcripts,
+		MaxPacketBytes: e.cfg.MaxPacketSize,
 		Logger:         e.log.With("component", "websocket"),
 	})
 }

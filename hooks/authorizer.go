@@ -99,6 +99,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	tr := conn.Transcript()
 	tr.SetClient(cl.ID)
+	recordConnect(tr, cl, pk)
 	state := conn.ConnectionState()
 	if id := conn.Identity(); id != nil {
 		return a.connectIdentity(cl, pk, tr, state, id)
@@ -131,6 +132,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	for _, ex := range c.Excluded() {
 		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
 	}
+	recordConnectDecision(tr, c, cl.ID, who.env.ThingName)
 	if !c.Decide(auth.ActionConnect, "client", cl.ID).Allowed {
 		return a.refuse(cl, tr, c.Explain(auth.ActionConnect, "client", cl.ID).Reason)
 	}
@@ -177,6 +179,7 @@ func (a *Authorizer) justInTime(peer *x509.Certificate, err error) string {
 func (a *Authorizer) refuse(cl *mqtt.Client, tr *listener.Transcript, reason string) error {
 	a.log.Warn("connect refused", "client", cl.ID, "remote", cl.Net.Remote, "reason", reason)
 	if tr != nil {
+		tr.Step(listener.StepRefused, "CONNECT refused, no CONNACK: "+reason)
 		tr.Finish("refused", reason)
 	}
 	if cl.Properties.ProtocolVersion == 5 && a.opts.Server != nil {
@@ -252,6 +255,7 @@ func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	reason := c.Explain(action, "topic", pk.TopicName).Reason
 	a.log.Warn("publish refused", "client", cl.ID, "topic", pk.TopicName, "certificate", s.who.env.CertificateID, "reason", reason)
+	recordRefusal(cl, "publish to "+pk.TopicName+" refused: "+reason)
 	if a.opts.Profile != "aws" {
 		return nil
 	}
@@ -283,6 +287,9 @@ func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
 			refused = append(refused, f.Filter+": "+reason)
 		}
 		pending[f.Filter] = allowed
+	}
+	if len(refused) > 0 {
+		recordRefusal(cl, "subscribe refused: "+strings.Join(refused, "; "))
 	}
 	if len(refused) > 0 && a.opts.Profile == "aws" && cl.Properties.ProtocolVersion < 5 {
 		return &OperationRefused{Reason: "subscribe refused: " + strings.Join(refused, "; ")}
@@ -453,6 +460,7 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 // the messages queued while they are offline.
 func (a *Authorizer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	a.stopLifetime(cl)
+	recordDisconnect(cl, err)
 	if expire && !cl.IsTakenOver() {
 		a.sessions.drop(cl)
 	}

@@ -123,8 +123,14 @@ type Config struct {
 	// CertificateStatus reports the registry status of a presented certificate, by certificate
 	// id, for the transcript. May be nil.
 	CertificateStatus func(certID string) (status string, known bool)
-	// Transcripts receives every finished transcript. May be nil.
+	// CertificateThing names the thing a presented certificate is attached to (the first, if
+	// several), for the transcript's client certificate step. May be nil.
+	CertificateThing func(certID string) string
+	// Transcripts receives every finished transcript. May be nil: then no transcript is kept
+	// and no step is recorded (each connection is still logged).
 	Transcripts *Transcripts
+	// Faults are the TLS faults to inject (fault injection); nil or empty injects none.
+	Faults *Faults
 	// Logger receives the transcript records and listener diagnostics; nil means the logger
 	// mochi passes to Init.
 	Logger *slog.Logger
@@ -190,13 +196,22 @@ var errNoServerCertificate = errors.New("no server certificate available")
 
 // configForClient returns the GetConfigForClient callback of one connection. It records SNI and
 // the offered ALPN list in the transcript, picks the personality (stored in chosen for the
-// caller, once the handshake is over), and either returns the TLS configuration for it or
+// caller, once the handshake is over), records the ClientHello step (with the key shares read
+// from capture, which may be nil), applies the TLS faults that match, and either returns the TLS configuration for it or
 // refuses the ClientHello with alert 120 through ac. A refused ClientHello never gets a
 // CertificateRequest: the refusal happens before the ServerHello.
-func (l *Listener) configForClient(ac *alertConn, t *Transcript, chosen *personality) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Transcript, chosen *personality) func(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		t.setHello(hello.ServerName, hello.SupportedProtos)
 		p, ok := l.rules.choose(hello.SupportedProtos)
+		if t.keepsSteps() {
+			var shares []tls.CurveID
+			var found bool
+			if capture != nil {
+				shares, found = keyShareGroups(capture.release())
+			}
+			t.Step(StepClientHello, helloStep(hello, shares, found)+"; "+decisionStep(l.rules, hello.SupportedProtos, p, ok))
+		}
 		if !ok {
 			refusal := &noApplicationProtocolError{
 				offered: slices.Clone(hello.SupportedProtos),
@@ -214,6 +229,17 @@ func (l *Listener) configForClient(ac *alertConn, t *Transcript, chosen *persona
 		}
 		*chosen = p
 		t.setPersonality(p.name, p.clientAuth != tls.NoClientCert)
+		if faults := l.cfg.Faults.match(l.cfg.ID, hello.ServerName); len(faults) > 0 {
+			cfg, notes, err := l.faultyConfig(p, cert, faults)
+			if err != nil {
+				return nil, err
+			}
+			t.setFaults(faults)
+			for _, n := range notes {
+				t.Step(StepTLSFault, n)
+			}
+			return cfg, nil
+		}
 		return l.serverConfig(p, cert), nil
 	}
 }

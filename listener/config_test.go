@@ -73,6 +73,11 @@ func TestHandshakeAccepted(t *testing.T) {
 					CertificateID: p.clientCertID(), CertificateKnown: true, CertificateStatus: "ACTIVE",
 					Outcome: OutcomeClosedBeforeConnect, Detail: "connection closed before an MQTT CONNECT was read: the client closed the connection",
 					Started: rec.Started, DurationMS: rec.DurationMS,
+					TLSVersion: tls.VersionName(v.version), CipherSuite: tls.CipherSuiteName(st.CipherSuite),
+				}
+				wantSteps := []string{StepTCPAccepted, StepClientHello, StepServerHello, StepCertificateRequest, StepClientCertificate, StepClosed}
+				if got := stepNames(rec); !slices.Equal(got, wantSteps) {
+					t.Errorf("steps %v, want %v", got, wantSteps)
 				}
 				if !equalRecords(rec, want) {
 					t.Errorf("transcript\n got %+v\nwant %+v", rec, want)
@@ -90,7 +95,17 @@ func equalRecords(a, b Record) bool {
 		return false
 	}
 	a.ALPNOffered, b.ALPNOffered = nil, nil
+	a.Steps, b.Steps = nil, nil // checked by stepNames where a test cares
 	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// stepNames lists the names of a record's steps, in order.
+func stepNames(r Record) []string {
+	var names []string
+	for _, s := range r.Steps {
+		names = append(names, s.Step)
+	}
+	return names
 }
 
 // TestALPNRefused proves that on 443 every ALPN list without x-amzn-mqtt-ca, including no ALPN

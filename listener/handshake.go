@@ -38,6 +38,12 @@ func describeHandshakeFailure(err error, timeout time.Duration, version uint16) 
 			detail += " (the client rejected the server certificate: does it trust the emulator's root CA?)"
 		}
 		return OutcomeAlert, detail
+	case strings.Contains(err.Error(), "bad record MAC"):
+		// A TLS 1.3 client that rejects the server certificate sends its alert in the clear
+		// while the server already expects encrypted records: the server reads it as a record
+		// that does not decrypt. Clients with a certificate configured that get no
+		// CertificateRequest (s2n, in AWS's device SDKs) end the same way.
+		return OutcomeAlert, "handshake_failed: bad record MAC: the client most likely rejected the server certificate (wrong CA file, or a host name the certificate does not name); a client set up with a certificate that was not asked for one can also end this way"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return OutcomeAlert, "handshake_failed: the client closed the connection during the handshake"
 	}
@@ -45,8 +51,9 @@ func describeHandshakeFailure(err error, timeout time.Duration, version uint16) 
 }
 
 // recordHandshake copies the result of a completed handshake into the transcript: the selected
-// protocol and the presented certificate's id and registry status.
-func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState) {
+// protocol, version and suite, the presented certificate's id and registry status, and the
+// steps of the server's side (ServerHello, CertificateRequest, client certificate).
+func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState, p personality) {
 	var certID, status string
 	var known bool
 	if len(st.PeerCertificates) > 0 {
@@ -56,6 +63,22 @@ func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState) {
 		}
 	}
 	t.setHandshake(st.NegotiatedProtocol, certID, status, known)
+	t.setTLS(tls.VersionName(st.Version), cipherName(st.CipherSuite))
+	if !t.keepsSteps() {
+		return
+	}
+	t.Step(StepServerHello, serverHelloStep(st))
+	if p.clientAuth == tls.NoClientCert {
+		return
+	}
+	t.Step(StepCertificateRequest, "the server asked for a client certificate (personality "+p.name+")")
+	if len(st.PeerCertificates) > 0 {
+		var thing string
+		if known && l.cfg.CertificateThing != nil {
+			thing = l.cfg.CertificateThing(certID)
+		}
+		t.Step(StepClientCertificate, clientCertificateStep(st.PeerCertificates[0], certID, status, known, thing))
+	}
 }
 
 // certificateID is AWS IoT's certificate id: the lowercase hex SHA-256 of the DER.

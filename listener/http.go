@@ -220,6 +220,7 @@ func (l *Listener) serveHTTP(tc *tls.Conn, t *Transcript, front *httpFront) bool
 	switch {
 	case isMQTT:
 		l.log.Warn("connection closed: "+mqttOnHTTPS, "listener", l.cfg.ID, "remote", tc.RemoteAddr().String(), "transcript", t.Record().ID)
+		t.Step(StepMQTTOnHTTPS, mqttOnHTTPS)
 		t.Finish(OutcomeClosedBeforeConnect, mqttOnHTTPS)
 		_ = tc.Close()
 		return false
@@ -233,7 +234,10 @@ func (l *Listener) serveHTTP(tc *tls.Conn, t *Transcript, front *httpFront) bool
 		_ = tc.Close()
 		return false
 	}
-	t.Finish(OutcomeOK, httpsDetail(t.Record(), l.cfg.CertificateStatus != nil))
+	detail := httpsDetail(t.Record(), l.cfg.CertificateStatus != nil)
+	t.Step(StepHTTP, detail+": handed to the HTTP server, which answers each request")
+	t.Finish(OutcomeOK, detail)
+	t.handedOff()
 	return true
 }
 

@@ -191,18 +191,33 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 	}()
 
 	t := newTranscript(l.cfg.ID, raw.RemoteAddr().String(), l.log, l.cfg.Transcripts)
-	ac := newAlertConn(raw)
+	var capture *helloCapture
+	transport := raw
+	if t.keepsSteps() {
+		capture = newHelloCapture(raw)
+		transport = capture
+	}
+	ac := newAlertConn(transport)
 	var p personality
-	tc := tls.Server(ac, &tls.Config{GetConfigForClient: l.configForClient(ac, t, &p)})
+	tc := tls.Server(ac, &tls.Config{GetConfigForClient: l.configForClient(ac, capture, t, &p)})
 
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	if capture != nil {
+		capture.release() // a ClientHello never read completely leaves the buffer behind
+	}
 	if err != nil {
-		t.Finish(describeHandshakeFailure(err, l.cfg.HandshakeTimeout, tc.ConnectionState().Version))
+		st := tc.ConnectionState()
+		if st.Version != 0 {
+			t.setTLS(tls.VersionName(st.Version), "")
+		}
+		outcome, detail := describeHandshakeFailure(err, l.cfg.HandshakeTimeout, st.Version)
+		t.Step(StepAlert, detail)
+		t.Finish(outcome, detail)
 		return
 	}
-	l.recordHandshake(t, tc.ConnectionState())
+	l.recordHandshake(t, tc.ConnectionState(), p)
 
 	if p.http {
 		// From here on the HTTP server owns the connection; the CONNECT deadline does not
@@ -259,6 +274,7 @@ func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.Es
 	}
 	// Still unfinished: the hooks set the client id but no outcome, even in OnDisconnect.
 	t.Finish(OutcomeClosed, "connection closed")
+	t.connectionEnded()
 }
 
 // Close stops the listener: closeClients(id) lets mochi disconnect this listener's clients

@@ -55,6 +55,9 @@ type WebSocketConfig struct {
 	ConnectTimeout time.Duration // deadline for CONNECT after the upgrade; default DefaultConnectTimeout
 	Transcripts    *Transcripts
 	Logger         *slog.Logger
+	// MaxConnectBytes and MaxPacketBytes bound the MQTT packets read, as Config's do for TLS
+	// connections (0: DefaultMaxConnectBytes and no packet bound beyond the broker's).
+	MaxConnectBytes, MaxPacketBytes int
 }
 
 // WebSocket is the mochi listener of every MQTT-over-WebSocket connection. It binds no socket:
@@ -82,6 +85,9 @@ func NewWebSocket(cfg WebSocketConfig) *WebSocket {
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.MaxConnectBytes == 0 {
+		cfg.MaxConnectBytes = DefaultMaxConnectBytes
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -244,6 +250,7 @@ func (ws *WebSocket) serve(wc *websocket.Conn, r *http.Request, identity any, es
 	stream := &wsStream{c: wc}
 	c := &Conn{nc: stream, wsState: state, identity: identity, transcript: t,
 		connectTimeout: ws.cfg.ConnectTimeout, ended: make(chan struct{}),
+		guard:    newPacketGuard(ws.cfg.MaxConnectBytes, ws.cfg.MaxPacketBytes),
 		stopping: func() bool { ws.mu.Lock(); defer ws.mu.Unlock(); return ws.closing }}
 
 	ws.mu.Lock()
@@ -277,6 +284,7 @@ func (ws *WebSocket) serve(wc *websocket.Conn, r *http.Request, identity any, es
 		t.finishUnlessClient(OutcomeClosedBeforeConnect, "connection ended without an MQTT CONNECT")
 	}
 	t.Finish(OutcomeClosed, "connection closed")
+	t.connectionEnded()
 }
 
 // errTextFrame ends a connection whose client sent a text frame: MQTT travels in binary frames.

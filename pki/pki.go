@@ -57,6 +57,7 @@ type Authority struct {
 	server  *tls.Certificate
 	// rootCreated is set when this Load made the root CA (rather than reading it from Dir).
 	rootCreated bool
+	faults      faultCerts // TLS fault certificates, made on first use (faults.go)
 }
 
 // RootCACreated reports whether Load made a new root CA rather than reusing one found in the

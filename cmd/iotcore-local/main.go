@@ -27,6 +27,7 @@ usage:
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local job create|list|describe|cancel ...          # AWS IoT Jobs; "job -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
+  iotcore-local probe HOST:PORT [--cafile F] [--cert F --key F] [--sni NAME] [--alpn LIST]... [--json FILE|-]
   iotcore-local health [--endpoint-url URL]                 # exit 0 when serve answers /health
   iotcore-local --version
 
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "probe":
+		return probeCmd(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

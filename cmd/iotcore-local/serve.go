@@ -17,7 +17,7 @@ import (
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	var cfg emulator.Config
-	var endpoints listFlag
+	var endpoints, tlsFaults listFlag
 	var logLevel string
 	fs.StringVar(&cfg.DataDir, "data", emulator.DefaultDataDir, "state folder (CA, registry, demo device)")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", emulator.DefaultMQTTAddr, "MQTT over mutual TLS (AWS's 8883)")
@@ -50,6 +50,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Var(&tlsFaults, "tls-fault", "inject a TLS fault, NAME[@LISTENER_OR_SNI] (repeatable): expired, wrong-name, untrusted-ca, max-fragment, weak-ciphers, tls12-only (docs/handshake.md)")
+	fs.BoolVar(&cfg.NoTranscripts, "no-transcripts", false, "keep no connection transcripts (each connection is still logged); for measuring their cost")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -62,6 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, logLevel)
 	}
 	cfg.Endpoints = endpoints
+	cfg.TLSFaults = tlsFaults
 	if len(creds) > 0 {
 		cfg.Credentials = creds
 	}

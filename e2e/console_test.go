@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/listener"
+)
+
+// screenshotDir is where the console test writes its screenshots: $IOTCORE_CONSOLE_SCREENSHOTS
+// when set (CI keeps them as artifacts), else the test's temporary folder.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("IOTCORE_CONSOLE_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// browser starts a headless Chromium with a fresh profile and returns its context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// into runs an action that returns a value and stores the value in dst.
+func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := a(ctx, t)
+		*dst = v
+		return chromedp.Void{}, err
+	}
+}
+
+// TestConsoleInChromium loads each page of the console in a real browser, publishes from the
+// page and sees the message arrive in mosquitto_sub, and keeps a screenshot of every page.
+func TestConsoleInChromium(t *testing.T) {
+	needTools(t, "chromium", "mosquitto_sub")
+	emu := startEmulator(t, "", func(c *emulator.Config) { c.Demo = true })
+	shots := screenshotDir(t)
+	demo := filepath.Join(emu.DataDir(), "demo")
+	_, port, _ := net.SplitHostPort(emu.ALPNAddr())
+
+	// A device subscribed with mosquitto_sub: it receives what the page publishes, and its
+	// connection is the one the connections page draws.
+	var subOut lockedBuffer
+	sub := exec.Command("mosquitto_sub", "-h", "localhost", "-p", port, "--tls-alpn", "x-amzn-mqtt-ca",
+		"--cafile", emu.RootCAFile(), "--cert", filepath.Join(demo, "certificate.pem.crt"), "--key", filepath.Join(demo, "private.pem.key"),
+		"-i", "demo-device", "-t", "demo/#", "-v", "-W", "90")
+	sub.Stdout, sub.Stderr = &subOut, &subOut
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
+	transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == "demo-device" && r.Outcome == listener.OutcomeOK })
+
+	// A shadow with a delta for the shadow page.
+	resp, err := http.Post(emu.APIURL()+"/things/demo-device/shadow", "application/json",
+		strings.NewReader(`{"state":{"desired":{"color":"red"},"reported":{"color":"blue"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("shadow update: %d", resp.StatusCode)
+	}
+
+	ctx := browser(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	var text, location string
+	steps := []struct {
+		name    string
+		actions []chromedp.Action[chromedp.Void]
+		check   func() string // "" when fine
+	}{
+		{"things", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/"),
+			chromedp.WaitVisible(`tr[data-thing="demo-device"]`),
+			into(chromedp.Location(), &location),
+		}, func() string {
+			if !strings.HasSuffix(strings.SplitN(location, "#", 2)[0], "/console/") {
+				return "/ did not redirect to /console/: " + location
+			}
+			return ""
+		}},
+		{"certificates", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#certificates"),
+			chromedp.WaitVisible(`#certs-table tbody tr`),
+			into(chromedp.Text(`#certs-table tbody`), &text),
+		}, func() string {
+			if !strings.Contains(text, "ACTIVE") {
+				return "no ACTIVE certificate listed: " + text
+			}
+			return ""
+		}},
+		{"policies", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#policies"),
+			chromedp.WaitVisible(`li[data-policy="demo-device-policy"]`),
+			chromedp.Click(`li[data-policy="demo-device-policy"]`),
+			chromedp.WaitReady(`#ta-cert option`),
+			chromedp.SetValue(`#ta-client`, "demo-device"),
+			chromedp.SetValue(`#ta-action`, "CONNECT"),
+			chromedp.SetValue(`#ta-resource`, "arn:aws:iot:us-east-1:123456789012:client/demo-device"),
+			chromedp.Click(`#ta-submit`),
+			chromedp.WaitVisible(`#ta-result.ok`),
+			into(chromedp.Text(`#policy-doc`), &text),
+		}, func() string {
+			if !strings.Contains(text, "iot:Connect") {
+				return "policy document not shown: " + text
+			}
+			return ""
+		}},
+		{"connections", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#connections"),
+			chromedp.WaitVisible(`tr[data-client="demo-device"]`),
+			chromedp.Click(`tr[data-client="demo-device"]`),
+			chromedp.WaitVisible(`svg.seq g[data-step="iot:Connect"]`),
+			chromedp.WaitVisible(`svg.seq rect[data-alpn="decision"]`),
+			into(chromedp.Text(`#conn-detail`), &text),
+		}, func() string {
+			if !strings.Contains(text, "x-amzn-mqtt-ca") || !strings.Contains(text, "ClientHello") {
+				return "transcript detail lacks the ALPN or the steps: " + text
+			}
+			return ""
+		}},
+		{"shadow", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#shadow"),
+			chromedp.WaitReady(`#shadow-thing option[value="demo-device"]`),
+			chromedp.Click(`#shadow-form button`),
+			chromedp.Poll[chromedp.Void](`document.querySelector("#shadow-delta").textContent.includes("red")`, chromedp.WithPollingTimeout(20*time.Second)),
+			into(chromedp.Text(`#shadow-delta`), &text),
+		}, func() string {
+			if !strings.Contains(text, `"color": "red"`) {
+				return "delta not shown: " + text
+			}
+			return ""
+		}},
+		{"decisions", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#decisions"),
+			chromedp.WaitVisible(`#decisions-table tbody tr`),
+			into(chromedp.Text(`#decisions-table tbody`), &text),
+		}, func() string {
+			if !strings.Contains(text, "iot:Connect allowed") {
+				return "no allowed iot:Connect decision: " + text
+			}
+			return ""
+		}},
+		{"mqtt", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(emu.APIURL() + "/console/#mqtt"),
+			chromedp.Poll[chromedp.Void](`!document.querySelector("#mqtt-status").textContent.startsWith("not connected")`, chromedp.WithPollingTimeout(20*time.Second)),
+			chromedp.SetValue(`#pub-topic`, "demo/from-console"),
+			chromedp.SetValue(`#pub-payload`, "hello from chromium"),
+		}, nil},
+	}
+	for _, s := range steps {
+		if err := chromedp.Do(ctx, append(s.actions, shot(s.name))...); err != nil {
+			t.Fatalf("page %s: %v", s.name, err)
+		}
+		if s.check != nil {
+			if msg := s.check(); msg != "" {
+				t.Errorf("page %s: %s", s.name, msg)
+			}
+		}
+	}
+	// Publish from the page until mosquitto_sub has the message (its SUBSCRIBE may still be
+	// on its way when the first publish goes out).
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(subOut.String(), "demo/from-console hello from chromium") {
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto_sub did not receive the page's publish; it printed %q", subOut.String())
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(`#pub-button`),
+			chromedp.Poll[chromedp.Void](`document.querySelector("#pub-status").textContent !== ""`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		status, _ := chromedp.Run(ctx, chromedp.TextContent(`#pub-status`))
+		if strings.Contains(status, "failed") {
+			t.Fatalf("publish from the page: %s", status)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx, shot("mqtt-published")); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", shots)
+}
