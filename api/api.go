@@ -25,9 +25,12 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/authorizers"
+	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -97,10 +100,27 @@ type Config struct {
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time
+
+	// TemporaryCredentials keeps the credentials the credentials provider issues (see
+	// credentials.go); the SigV4 check accepts them until they expire. Nil makes a new store.
+	TemporaryCredentials *TemporaryCredentials
+	// LoggingChanged is told the account's default log level (DEBUG, INFO, WARN, ERROR or
+	// DISABLED) when SetV2LoggingOptions changes it, so the emulator's log of IoT events can
+	// follow; nil ignores it.
+	LoggingChanged func(level string)
+	// Index is fleet indexing behind the indexing, search, aggregation and dynamic thing group
+	// operations (indexing.go); nil leaves those operations out (UnknownOperationException).
+	Index *index.Index
 	// Jobs is the jobs service behind the Jobs operations of the control plane and the
 	// iot-jobs-data device API; nil answers the control-plane ones 503 and leaves the device
 	// API out.
 	Jobs *jobs.Service
+	// Rules is the rules engine behind the topic rule operations (rules.go); nil leaves them
+	// out.
+	Rules *rules.Engine
+	// Provisioning is the fleet provisioning service behind the provisioning template
+	// operations and CreateProvisioningClaim; nil leaves them out.
+	Provisioning *provisioning.Service
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing
@@ -123,9 +143,14 @@ type server struct {
 	log    *slog.Logger
 	routes router
 
-	// The APIs dispatch chooses between (dispatch.go); control.routes is routes.
-	control, data, jobsData plane
-	now                     func() time.Time
+	// The APIs dispatch chooses between (dispatch.go); control.routes is routes. creds is the
+	// credentials provider's endpoint (credentials.go), reached with a client certificate.
+	control, data, jobsData, creds plane
+	now                            func() time.Time
+
+	tempCreds *TemporaryCredentials
+	// settingsMu serialises the read-modify-write of stored account settings (logging levels).
+	settingsMu sync.Mutex
 
 	// hosts is what Config.Hosts allows (crosssite.go).
 	hosts hostAllow
@@ -160,7 +185,12 @@ func New(cfg Config) http.Handler {
 	s.control = plane{name: planeControl, service: "iot", routes: s.routes}
 	s.data = plane{name: planeData, service: "iotdata", routes: s.dataPlaneTable(), methodNotAllowed: true}
 	s.jobsData = plane{name: planeJobsData, service: "iot-jobs-data", routes: s.jobsDataTable()}
+	s.creds = plane{name: planeCredentials, service: "credentials", routes: s.credentialsTable()}
 	s.now = time.Now
+	s.tempCreds = cfg.TemporaryCredentials
+	if s.tempCreds == nil {
+		s.tempCreds = NewTemporaryCredentials(nil)
+	}
 	return s.withExtras()
 }
 

@@ -87,9 +87,10 @@ type plane struct {
 
 // Plane names, for logs and messages.
 const (
-	planeControl  = "control plane (iot)"
-	planeData     = "data plane (iotdata)"
-	planeJobsData = "jobs data plane (iot-jobs-data)"
+	planeControl     = "control plane (iot)"
+	planeData        = "data plane (iotdata)"
+	planeJobsData    = "jobs data plane (iot-jobs-data)"
+	planeCredentials = "credentials provider"
 )
 
 // planeFree reports whether the escaped path is one of the emulator's own routes, served to
@@ -109,7 +110,7 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		who := caller{kind: callerCertificate, certificate: r.TLS.PeerCertificates[0]}
-		rt, vars, err := s.matchPlanes(&who, r.Method, path, s.data, s.jobsData)
+		rt, vars, err := s.matchPlanes(&who, r.Method, path, s.data, s.jobsData, s.creds)
 		if isUnknownOperation(err) {
 			if _, _, cerr := s.control.routes.match(r.Method, path); cerr == nil {
 				err = &apiError{status: http.StatusForbidden, name: "ForbiddenException",
@@ -119,6 +120,10 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 		return rt, vars, withCaller(r, who), err
 	}
 
+	if _, _, err := s.creds.routes.match(r.Method, path); err == nil {
+		return nil, nil, r, credentialsError(http.StatusForbidden, "AccessDeniedException",
+			"the credentials provider authenticates with a client certificate only: call it over mutual TLS (443 with ALPN x-amzn-http-ca, or 8443)")
+	}
 	sig, err := parseSigV4(r)
 	if err != nil {
 		return nil, nil, r, err
@@ -207,6 +212,12 @@ func (s *server) planeFor(service string) (plane, error) {
 func (s *server) authenticate(r *http.Request, sig *sigV4) (caller, error) {
 	who := caller{kind: callerSigV4, accessKey: sig.accessKey, service: sig.service}
 	secret, known := s.cfg.Credentials[sig.accessKey]
+	if !known {
+		var err error
+		if secret, known, err = s.temporarySecret(sig); err != nil {
+			return who, err
+		}
+	}
 	if !known {
 		if s.cfg.SigV4Strict {
 			s.log.Warn("api: unknown access key refused (--sigv4-strict)", "access_key", sig.accessKey)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/iotcore-local/iotcore-local/api"
+	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/pki"
 	"github.com/iotcore-local/iotcore-local/registry"
 )
@@ -62,6 +63,22 @@ func FuzzRoute(f *testing.F) {
 		{"POST", "/tags", `{"resourceArn":"arn:aws:iot:us-east-1:123456789012:thingtype/ty","tags":[{"Key":"a","Value":"b"}]}`},
 		{"GET", "/tags?resourceArn=arn%3Aaws%3Aiot%3Aus-east-1%3A123456789012%3Apolicy%2Fp", ""},
 		{"PATCH", "/event-configurations", `{"eventConfigurations":{"THING":{"Enabled":true}}}`},
+		{"GET", "/things/t1/principals-v2?thingPrincipalType=EXCLUSIVE_THING&maxResults=1", ""},
+		{"GET", "/principals/things-v2?nextToken=x", ""},
+		{"POST", "/role-aliases/r", `{"roleArn":"arn:aws:iam::123456789012:role/r","credentialDurationSeconds":900}`},
+		{"PUT", "/role-aliases/r", `{"credentialDurationSeconds":"x"}`},
+		{"GET", "/role-aliases?pageSize=1&marker=%%", ""},
+		{"GET", "/role-aliases/r/credentials", ""},
+		{"POST", "/billing-groups/b", `{"billingGroupProperties":{"billingGroupDescription":"d"}}`},
+		{"PUT", "/billing-groups/addThingToBillingGroup", `{"billingGroupName":"b","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/t1"}`},
+		{"DELETE", "/billing-groups/b?expectedVersion=x", ""},
+		{"POST", "/v2LoggingOptions", `{"defaultLogLevel":"WARN","disableAllLogs":true}`},
+		{"POST", "/v2LoggingLevel", `{"logTarget":{"targetType":"CLIENT_ID","targetName":"c"},"logLevel":"INFO"}`},
+		{"GET", "/v2LoggingLevel?nextToken=zz", ""},
+		{"POST", "/indexing/config", `{"thingIndexingConfiguration":{"thingIndexingMode":"REGISTRY","customFields":[{"name":"attributes.a","type":"Number"}]}}`},
+		{"POST", "/indices/search", `{"queryString":"attributes.a:[1 TO 2} AND NOT thingName:x*","maxResults":1}`},
+		{"POST", "/indices/buckets", `{"queryString":"*","aggregationField":"attributes.a","bucketsAggregationType":{"termsAggregation":{"maxBuckets":2}}}`},
+		{"POST", "/indices/percentiles", `{"queryString":"*","aggregationField":"attributes.a","percents":[50,101]}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.body)
@@ -76,7 +93,12 @@ func FuzzRoute(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := api.New(api.Config{Registry: reg, Issuer: ca, RootCAPEM: ca.RootCAPEM(), Logger: quiet})
+	x, err := index.New(index.Options{Registry: reg, Logger: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = x.Close() })
+	h := api.New(api.Config{Registry: reg, Issuer: ca, RootCAPEM: ca.RootCAPEM(), Logger: quiet, Index: x})
 
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		r := &http.Request{

@@ -109,10 +109,18 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodDelete, "/things/{thingName}/principals", "DetachThingPrincipal", s.detachThingPrincipal)
 	rt.add(http.MethodGet, "/things/{thingName}/principals", "ListThingPrincipals", s.listThingPrincipals)
 	rt.add(http.MethodGet, "/principals/things", "ListPrincipalThings", s.listPrincipalThings)
+	rt.add(http.MethodGet, "/things/{thingName}/principals-v2", "ListThingPrincipalsV2", s.listThingPrincipalsV2)
+	rt.add(http.MethodGet, "/principals/things-v2", "ListPrincipalThingsV2", s.listPrincipalThingsV2)
+	// Role aliases, billing groups, logging options, fleet indexing (controlplane.go).
+	s.addControlPlaneRoutes(&rt)
+	// Fleet provisioning (provisioning.go).
+	s.provisioningRoutes(&rt)
 	// Endpoint.
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
 	// Jobs (jobs.go).
 	s.addJobRoutes(&rt)
+	// Rules engine (rules.go).
+	s.ruleRoutes(&rt)
 	// Emulator-only.
 	rt.add(http.MethodGet, "/health", "Health", s.health)
 	rt.add(http.MethodGet, "/_iotcore/root-ca.pem", "RootCA", s.rootCA)

@@ -43,6 +43,9 @@ func (s *server) tagResource(c *call) (any, error) {
 	if in.Tags == nil {
 		return nil, invalidRequest("tags: required")
 	}
+	if name, ok := s.ruleOfARN(*in.ResourceArn); ok {
+		return empty{}, ruleError(s.cfg.Rules.TagRule(name, ruleTags(in.Tags)))
+	}
 	if err := s.reg.TagResource(*in.ResourceArn, registryTags(in.Tags)); err != nil {
 		return nil, fmt.Errorf("tag %s: %w", *in.ResourceArn, err)
 	}
@@ -67,6 +70,9 @@ func (s *server) untagResource(c *call) (any, error) {
 	if in.TagKeys == nil {
 		return nil, invalidRequest("tagKeys: required")
 	}
+	if name, ok := s.ruleOfARN(*in.ResourceArn); ok {
+		return empty{}, ruleError(s.cfg.Rules.UntagRule(name, in.TagKeys))
+	}
 	if err := s.reg.UntagResource(*in.ResourceArn, in.TagKeys); err != nil {
 		return nil, fmt.Errorf("untag %s: %w", *in.ResourceArn, err)
 	}
@@ -84,6 +90,9 @@ func (s *server) listTagsForResource(c *call) (any, error) {
 	arn := c.query("resourceArn")
 	if arn == "" {
 		return nil, invalidRequest("resourceArn: required")
+	}
+	if name, ok := s.ruleOfARN(arn); ok {
+		return s.listRuleTags(name)
 	}
 	tags, next, err := s.reg.ListTagsForResource(arn, c.query("nextToken"))
 	if err != nil {

@@ -70,6 +70,11 @@ type describeThingGroupResponse struct {
 	Version              int64                `json:"version"`
 	ThingGroupProperties thingGroupProperties `json:"thingGroupProperties"`
 	ThingGroupMetadata   thingGroupMetadata   `json:"thingGroupMetadata"`
+	// Dynamic thing groups only.
+	Status       string `json:"status,omitempty"`
+	IndexName    string `json:"indexName,omitempty"`
+	QueryString  string `json:"queryString,omitempty"`
+	QueryVersion string `json:"queryVersion,omitempty"`
 }
 
 // describeThingGroup is DescribeThingGroup: GET /thing-groups/{thingGroupName}.
@@ -80,14 +85,22 @@ func (s *server) describeThingGroup(c *call) (any, error) {
 		return nil, fmt.Errorf("describe thing group %q: %w", name, err)
 	}
 	out := describeThingGroupResponse{
-		ThingGroupName: g.Name,
-		ThingGroupID:   g.ID,
-		ThingGroupArn:  g.ARN,
-		Version:        g.Version,
-		ThingGroupProperties: thingGroupProperties{
-			AttributePayload: &attributePayload{Attributes: nonNilAttributes(g.Attributes)},
-		},
+		ThingGroupName:     g.Name,
+		ThingGroupID:       g.ID,
+		ThingGroupArn:      g.ARN,
+		Version:            g.Version,
 		ThingGroupMetadata: thingGroupMetadata{ParentGroupName: g.ParentName, CreationDate: epochSeconds(g.CreationDate)},
+	}
+	// AWS leaves attributePayload out for a group without attributes (things keep
+	// "attributes":{}); Terraform's aws_iot_thing_group reads an empty payload as a block and
+	// never converges.
+	if len(g.Attributes) > 0 {
+		out.ThingGroupProperties.AttributePayload = &attributePayload{Attributes: g.Attributes}
+	}
+	if q := g.Dynamic; q != nil {
+		// Members are evaluated as things change; the emulator has no backfill phase, so the
+		// group is ACTIVE from the start.
+		out.Status, out.IndexName, out.QueryString, out.QueryVersion = "ACTIVE", q.IndexName, q.QueryString, q.QueryVersion
 	}
 	if g.Description != "" {
 		out.ThingGroupProperties.ThingGroupDescription = &g.Description

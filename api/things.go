@@ -50,8 +50,10 @@ func (s *server) createThing(c *call) (any, error) {
 		return nil, err
 	}
 	if in.BillingGroupName != "" {
-		// The emulator has no billing groups, so any name refers to a missing one.
-		return nil, notFound("Billing group %s does not exist (iotcore-local has no billing groups)", in.BillingGroupName)
+		// Checked first, so that a missing billing group creates no thing.
+		if _, err := s.reg.DescribeBillingGroup(in.BillingGroupName); err != nil {
+			return nil, fmt.Errorf("create thing %q: %w", c.vars["thingName"], err)
+		}
 	}
 	ci := registry.CreateThingInput{Name: c.vars["thingName"], TypeName: in.ThingTypeName}
 	if in.AttributePayload != nil {
@@ -60,6 +62,11 @@ func (s *server) createThing(c *call) (any, error) {
 	t, err := s.reg.CreateThing(ci)
 	if err != nil {
 		return nil, fmt.Errorf("create thing %q: %w", ci.Name, err)
+	}
+	if in.BillingGroupName != "" {
+		if err := s.reg.AddThingToBillingGroup(in.BillingGroupName, "", t.Name, ""); err != nil {
+			return nil, fmt.Errorf("create thing %q: add it to billing group %q: %w", ci.Name, in.BillingGroupName, err)
+		}
 	}
 	return createThingResponse{ThingName: t.Name, ThingArn: t.ARN, ThingID: t.ID}, nil
 }
@@ -73,6 +80,8 @@ type describeThingResponse struct {
 	ThingTypeName   string            `json:"thingTypeName,omitempty"`
 	Attributes      map[string]string `json:"attributes"`
 	Version         int64             `json:"version"`
+	// BillingGroupName is the thing's billing group, absent when it has none.
+	BillingGroupName string `json:"billingGroupName,omitempty"`
 }
 
 // describeThing is DescribeThing: GET /things/{thingName}.
@@ -90,6 +99,8 @@ func (s *server) describeThing(c *call) (any, error) {
 		ThingTypeName:   t.TypeName,
 		Attributes:      nonNilAttributes(t.Attributes),
 		Version:         t.Version,
+		// A failed read of the membership leaves the field out rather than failing the call.
+		BillingGroupName: func() string { g, _ := s.reg.ThingBillingGroup(t.Name); return g }(),
 	}, nil
 }
 

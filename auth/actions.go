@@ -13,6 +13,13 @@ const (
 	ActionRetainPublish = "iot:RetainPublish"
 )
 
+// ActionAssumeRoleWithCertificate is the credentials provider's action: a certificate may
+// exchange itself for temporary credentials of the role alias rolealias/<alias>.
+const (
+	ActionAssumeRoleWithCertificate = "iot:AssumeRoleWithCertificate"
+	ResourceRoleAlias               = "rolealias"
+)
+
 // The resource types of the MQTT actions, the part of the ARN before the first "/".
 const (
 	ResourceClient      = "client"

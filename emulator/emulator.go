@@ -23,10 +23,13 @@ import (
 	"github.com/iotcore-local/iotcore-local/console"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
+	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
 )
 
@@ -43,6 +46,7 @@ type Emulator struct {
 	jobs         *jobs.Service
 	functions    *functions.Client
 	authorizers  *authorizers.Service
+	rules        *rules.Engine
 	transcripts  *listener.Transcripts // nil with NoTranscripts
 	faults       *listener.Faults
 	done         chan struct{} // closed by Close: long-lived API responses end
@@ -63,6 +67,14 @@ type Emulator struct {
 	ready        atomic.Bool
 	closeOnce    sync.Once
 	closeErr     error
+
+	// Fleet indexing, the credentials provider's issued keys and the IoT log level
+	// (fleetindex.go, iotlogging.go).
+	index     *index.Index
+	tempCreds *api.TemporaryCredentials
+	iotLog    *iotLogLevel
+
+	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -118,14 +130,20 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
-	if e.authorizers, err = e.openAuthorizers(); err != nil {
-		return err
-	}
-	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now, Logger: e.log.With("component", "shadow")})
+	e.iotLog = newIoTLogLevel()
+	e.iotLog.set(api.StoredLogLevel(e.registry))
+	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now,
+		Logger: e.iotLog.wrap(e.log.With("component", "shadow")), OnChange: e.shadowChanged})
 	if err != nil {
 		return fmt.Errorf("open shadow store: %w", err)
 	}
+	if err := e.openIndex(); err != nil {
+		return err
+	}
 	if err := e.openJobs(); err != nil {
+		return err
+	}
+	if err := e.openProvisioning(); err != nil {
 		return err
 	}
 	if err := e.startBroker(); err != nil {
@@ -175,20 +193,26 @@ func (e *Emulator) startBroker() error {
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Directory: e.directory(), Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
-		Logger:            e.log.With("component", "authorizer"),
-		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
-		WebSocketLifetime: e.cfg.WebSocketTTL,
-		CustomAuth:        e.authorizers,
-		CustomAuthSecond:  e.cfg.CustomAuthSecond,
+		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
-		Server: e.broker, Principals: e.authorizer, Logger: e.log.With("component", "lifecycle"),
+		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
+		OnPresence: e.presenceChanged,
+	})
+	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
+		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),
+		Receive: func(cl *mqtt.Client, topic string) bool { return e.authorizer.OnACLCheck(cl, topic, false) },
 	})
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter,
+		Provisioning: provisioner})
+	if err := e.openRules(); err != nil {
+		return err
+	}
+	ruleHook := hooks.NewRules(hooks.RulesOptions{Engine: e.rules, Principals: e.authorizer, Logger: e.log.With("component", "rules")})
 	var err error
 	e.store, err = hooks.OpenStore(hooks.StoreOptions{
 		Path:       filepath.Join(e.cfg.DataDir, "sessions.db"),
@@ -199,7 +223,7 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("open session store: %w", err)
 	}
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, e.store} {
+	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -304,7 +328,7 @@ func bindError(flag, addr string, err error) error {
 func (e *Emulator) certificateStatus(id string) (string, bool) {
 	c, err := e.registry.DescribeCertificate(id)
 	if err != nil {
-		return "", false
+		return e.claimStatus(id)
 	}
 	return string(c.Status), true
 }
@@ -336,7 +360,12 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
-		Jobs: e.jobs,
+		Index:                e.index,
+		TemporaryCredentials: e.tempCreds,
+		LoggingChanged:       e.iotLog.set,
+		Jobs:                 e.jobs,
+		Rules:                e.rules,
+		Provisioning:         e.provisioning,
 	})
 }
 
@@ -398,17 +427,22 @@ func (e *Emulator) Close() error {
 		if e.unwatch != nil {
 			e.unwatch()
 		}
-		if e.functions != nil {
-			e.functions.CloseIdleConnections()
-		}
-		if e.authorizers != nil {
-			if err := e.authorizers.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close authorizer store: %w", err))
+		if e.rules != nil {
+			if err := e.rules.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close rules engine: %w", err))
 			}
+		}
+		if e.index != nil {
+			_ = e.index.Close()
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
+		if e.provisioning != nil {
+			if err := e.provisioning.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close provisioning store: %w", err))
 			}
 		}
 		if e.registry != nil {

@@ -31,7 +31,12 @@ type Seed struct {
 	Jobs         []SeedJob         `json:"jobs"` // seedjobs.go
 	Functions    []SeedFunction    `json:"functions"`
 	// TLSFaults are fault injection rules, NAME[@TARGET], as serve --tls-fault takes them.
-	TLSFaults []string `json:"tlsFaults"`
+	TLSFaults []string   `json:"tlsFaults"`
+	Rules     []SeedRule `json:"rules"`
+
+	// Fleet provisioning (provisioning.go).
+	ProvisioningTemplates []SeedProvisioningTemplate `json:"provisioningTemplates"`
+	ClaimCertificates     []SeedClaimCertificate     `json:"claimCertificates"`
 }
 
 // SeedFunction routes a function's invocations to a URL, as serve --function ARN=URL does.
@@ -271,6 +276,12 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := seed.validate(exists); err != nil {
 		return err
 	}
+	if err := e.checkSeedRules(seed.Rules); err != nil {
+		return err
+	}
+	if err := e.validateProvisioningSeed(seed); err != nil {
+		return err
+	}
 	if rules, _ := parseTLSFaults(seed.TLSFaults, "tlsFaults"); e.faults != nil {
 		if err := e.addTLSFaults(rules); err != nil {
 			return fmt.Errorf("tlsFaults: %w", err)
@@ -304,7 +315,13 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 		}
 		e.log.Info("seed certificate ready", "thing", c.Thing, "certificate", id, "out", displayPath(out))
 	}
-	return e.applySeedJobs(seed.Jobs)
+	if err := e.applySeedJobs(seed.Jobs); err != nil {
+		return err
+	}
+	if err := e.applySeedRules(seed.Rules); err != nil {
+		return err
+	}
+	return e.applyProvisioningSeed(ctx, seed, baseDir)
 }
 
 // ensureThingTypes creates the declared thing types and those the seed's things name.

@@ -37,6 +37,18 @@ type LifecycleOptions struct {
 	}
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger
+	// OnPresence, when set, is told each connected and disconnected event (fleet indexing's
+	// connectivity follows it): one call per connect and disconnect, never per message.
+	OnPresence func(Presence)
+}
+
+// Presence is one connected or disconnected event, as OnPresence receives it.
+type Presence struct {
+	ClientID         string
+	Connected        bool
+	Timestamp        int64 // epoch milliseconds
+	DisconnectReason string
+	Version          int64 // the event's versionNumber
 }
 
 // Lifecycle publishes AWS IoT's lifecycle events: presence (connected, disconnected,
@@ -130,6 +142,9 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	l.live[cl.ID] = c
 	l.mu.Unlock()
 	l.conns.Store(cl, c)
+	if l.opts.OnPresence != nil {
+		l.opts.OnPresence(Presence{ClientID: cl.ID, Connected: true, Timestamp: now.UnixMilli(), Version: c.version})
+	}
 	l.publish(topicConnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: p.ThingName, Timestamp: now.UnixMilli(), EventType: "connected",
 		SessionIdentifier: c.session, PrincipalIdentifier: p.ID(),
@@ -159,6 +174,9 @@ func (l *Lifecycle) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 		reason = "DUPLICATE_CLIENTID"
 	}
 	clientInitiated := reason == "CLIENT_INITIATED_DISCONNECT"
+	if l.opts.OnPresence != nil {
+		l.opts.OnPresence(Presence{ClientID: cl.ID, Timestamp: now.UnixMilli(), DisconnectReason: reason, Version: c.version})
+	}
 	l.publish(topicDisconnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: now.UnixMilli(), EventType: "disconnected",
 		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(),

@@ -188,6 +188,7 @@ type thingEvent struct {
 
 // announceThing publishes a THING event for t (its state after the operation, or at deletion).
 func (r *Registry) announceThing(tx *bbolt.Tx, emit func(Event), op string, t Thing) error {
+	emit(Event{Kind: ThingChanged, ThingName: t.Name})
 	return r.announce(tx, emit, EventThing, func(ms int64) ([]Publication, error) {
 		p, err := publication("$aws/events/thing/"+t.Name+"/"+lowerOp(op), thingEvent{
 			EventType: "THING_EVENT", EventID: uuid.NewString(), Timestamp: ms, Operation: op,
@@ -316,6 +317,7 @@ type membershipEvent struct {
 
 // announceMembership publishes a THING_GROUP_MEMBERSHIP event (ADDED or REMOVED).
 func (r *Registry) announceMembership(tx *bbolt.Tx, emit func(Event), op string, g ThingGroup, t Thing, membershipID string) error {
+	emit(Event{Kind: ThingChanged, ThingName: t.Name})
 	return r.announce(tx, emit, EventThingGroupMembership, func(ms int64) ([]Publication, error) {
 		p, err := publication("$aws/events/thingGroupMembership/thingGroup/"+g.Name+"/thing/"+t.Name+"/"+lowerOp(op), membershipEvent{
 			EventType: "THING_GROUP_MEMBERSHIP_EVENT", EventID: uuid.NewString(), Timestamp: ms, Operation: op,

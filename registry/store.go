@@ -38,6 +38,8 @@ var (
 		bucketPolicyVersions, bucketPolicyVersionNo, bucketThingTypes, bucketTypeThings,
 		bucketThingGroups, bucketGroupChildren, bucketGroupThings, bucketThingGroupsOf,
 		bucketCACerts, bucketCACertsByDate, bucketTags,
+		// Created on open when missing, so older files need no upgrade.
+		bucketRoleAliases, bucketBillingGroups, bucketBillingGroupThings, bucketThingBillingGroup, bucketSettings,
 	}
 )
 

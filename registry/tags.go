@@ -103,7 +103,7 @@ func (r *Registry) taggedResource(tx *bbolt.Tx, arn string) (string, error) {
 	switch typ {
 	case "thing", "cert":
 		return "", newError(ErrInvalidRequest, "Resources of type %s cannot be tagged", typ)
-	case "thinggroup", "thingtype", "policy", "cacert":
+	case "thinggroup", "thingtype", "policy", "cacert", "rolealias", "billinggroup":
 	default:
 		return "", newError(ErrNotFound, "The resource %s does not exist: iotcore-local has no %s resources", arn, typ)
 	}
@@ -120,6 +120,12 @@ func (r *Registry) taggedResource(tx *bbolt.Tx, arn string) (string, error) {
 	case "policy":
 		p, err := getPolicy(tx, name)
 		return p.ARN, err
+	case "rolealias":
+		a, err := getRoleAlias(tx, name)
+		return a.ARN, err
+	case "billinggroup":
+		g, err := getBillingGroup(tx, name)
+		return g.ARN, err
 	default:
 		id, err := certID(name)
 		if err != nil {

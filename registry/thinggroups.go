@@ -20,6 +20,8 @@ type ThingGroup struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 	Version      int64             `json:"version"` // 1 at creation, +1 per update
 	CreationDate time.Time         `json:"creationDate"`
+	// Dynamic is the query of a dynamic thing group (dynamicgroups.go); nil for a static group.
+	Dynamic *DynamicQuery `json:"dynamic,omitempty"`
 	// RootToParent lists the group's ancestors from the root down to its parent. It is filled
 	// in by DescribeThingGroup, not stored.
 	RootToParent []GroupNameAndARN `json:"-"`
@@ -88,6 +90,9 @@ func (r *Registry) CreateThingGroup(in CreateThingGroupInput) (ThingGroup, error
 			}
 			if !found {
 				return newError(ErrInvalidRequest, "Parent thing group %s does not exist", in.ParentName)
+			}
+			if parent.Dynamic != nil {
+				return newError(ErrInvalidRequest, "Dynamic thing group %s cannot be a parent: dynamic thing groups are not in hierarchies", in.ParentName)
 			}
 			if ancestors, err = groupAncestors(tx, parent); err != nil {
 				return err
@@ -237,6 +242,7 @@ type UpdateThingGroupInput struct {
 	Description     *string           // when not nil, the new description
 	Attributes      *AttributePayload // when not nil, changes the attributes
 	ExpectedVersion *int64            // when set, must be the group's version (ErrVersionConflict)
+	Query           *DynamicQuery     // dynamic groups only: the fields set replace the query's
 }
 
 // UpdateThingGroup changes a group's description and attributes and returns its new version.
@@ -267,6 +273,12 @@ func (r *Registry) UpdateThingGroup(in UpdateThingGroupInput) (int64, error) {
 		}
 		if in.Description != nil {
 			g.Description = *in.Description
+		}
+		if in.Query != nil {
+			if g.Dynamic == nil {
+				return newError(ErrInvalidRequest, "Thing group %s is not a dynamic thing group", in.Name)
+			}
+			g.Dynamic = g.Dynamic.with(*in.Query)
 		}
 		if in.Attributes != nil {
 			g.Attributes = in.Attributes.apply(g.Attributes)
@@ -460,10 +472,18 @@ func (r *Registry) AddThingToThingGroup(groupName, thingName string) error {
 	if err := validThingName(thingName); err != nil {
 		return err
 	}
-	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+	return r.update(r.addThingToGroupTx(groupName, thingName))
+}
+
+// addThingToGroupTx is AddThingToThingGroup inside a write transaction (for Provision too).
+func (r *Registry) addThingToGroupTx(groupName, thingName string) func(tx *bbolt.Tx, emit func(Event)) error {
+	return func(tx *bbolt.Tx, emit func(Event)) error {
 		g, err := getGroup(tx, groupName)
 		if err != nil {
 			return err
+		}
+		if g.Dynamic != nil {
+			return errDynamicMembership(groupName)
 		}
 		t, err := getThing(tx, thingName)
 		if err != nil {
@@ -510,7 +530,7 @@ func (r *Registry) AddThingToThingGroup(groupName, thingName string) error {
 		}
 		emit(Event{Kind: MembershipChanged, ThingName: thingName, GroupName: groupName, Added: true})
 		return r.notifyIfPolicies(tx, emit, g, thingName)
-	})
+	}
 }
 
 // RemoveThingFromThingGroup removes a thing from a group. Both must exist (ErrNotFound);
@@ -526,6 +546,9 @@ func (r *Registry) RemoveThingFromThingGroup(groupName, thingName string) error 
 		g, err := getGroup(tx, groupName)
 		if err != nil {
 			return err
+		}
+		if g.Dynamic != nil {
+			return errDynamicMembership(groupName)
 		}
 		t, err := getThing(tx, thingName)
 		if err != nil {

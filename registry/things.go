@@ -368,6 +368,9 @@ func (r *Registry) DeleteThing(name string, expectedVersion *int64) error {
 				return err
 			}
 		}
+		if err := leaveBillingGroup(tx, name); err != nil {
+			return err
+		}
 		if t.TypeName != "" {
 			if err := delKey(tx.Bucket(bucketTypeThings), pairKey(t.TypeName, name)); err != nil {
 				return err

@@ -173,6 +173,10 @@ const (
 	// ThingDeleted says ThingName was deleted, whatever the event configuration: the jobs
 	// service removes its pending executions.
 	ThingDeleted
+	// ThingChanged says ThingName was created, updated or deleted, or joined or left a thing
+	// group or billing group. It is sent whatever the event configurations (fleet indexing
+	// follows it).
+	ThingChanged
 )
 
 // Event is a committed change, delivered to watchers after the transaction.
@@ -183,7 +187,7 @@ type Event struct {
 	PolicyName      string
 	CACertificateID string // CertificateRegistered
 	// ThingName, GroupName and Added describe a MembershipChanged event (ThingName a
-	// ThingDeleted one too).
+	// ThingDeleted and a ThingChanged one too).
 	ThingName, GroupName string
 	Added                bool
 	// Publications are the MQTT messages AWS IoT publishes for this change (topic and JSON

@@ -35,6 +35,9 @@ type Options struct {
 	NoSync bool
 	// Logger receives the log; nil means slog.Default().
 	Logger *slog.Logger
+	// OnChange, when set, is called after each accepted update or delete of a shadow, outside
+	// the store's transaction (fleet indexing follows shadows with it). It must be cheap.
+	OnChange func(Key)
 }
 
 // openTimeout bounds the wait for the file lock, so a second process opening the same file fails
@@ -55,6 +58,7 @@ type Service struct {
 	now      func() time.Time
 	maxState int
 	log      *slog.Logger
+	onChange func(Key)
 }
 
 // Publication is one MQTT message a request causes.
@@ -122,7 +126,7 @@ func Open(path string, opts Options) (*Service, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("shadow: initialise %s: %w", path, err)
 	}
-	return &Service{db: db, now: opts.Now, maxState: opts.MaxStateBytes, log: opts.Logger}, nil
+	return &Service{db: db, now: opts.Now, maxState: opts.MaxStateBytes, log: opts.Logger, onChange: opts.OnChange}, nil
 }
 
 // Close closes the store. Requests after Close fail with 500.
@@ -177,6 +181,9 @@ func (s *Service) Update(key Key, payload []byte) Result {
 	}
 	s.log.Debug("shadow updated", "thing", key.Thing, "shadow", key.Name, "version", out.doc.Version,
 		"delta", out.delta != nil)
+	if s.onChange != nil {
+		s.onChange(key)
+	}
 	pubs := make([]Publication, 0, 3)
 	pubs = append(pubs, Publication{Topic: Topic(key, "update/accepted"), Payload: out.accepted})
 	if out.delta != nil {
@@ -249,6 +256,9 @@ func (s *Service) Delete(key Key, payload []byte) Result {
 		return s.rejectWith(key, OpDelete, e, hasToken, token, now)
 	}
 	s.log.Debug("shadow deleted", "thing", key.Thing, "shadow", key.Name)
+	if s.onChange != nil {
+		s.onChange(key)
+	}
 	return Result{Status: http.StatusOK, Body: body, Publications: []Publication{
 		{Topic: Topic(key, "delete/accepted"), Payload: body},
 	}}

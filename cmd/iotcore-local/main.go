@@ -26,10 +26,12 @@ usage:
   iotcore-local cert update CERT_ID --status ACTIVE|INACTIVE|REVOKED
   iotcore-local shadow get|update|delete|list THING [--name N] [--document FILE|- | --state JSON]  # "shadow -h"
   iotcore-local job create|list|describe|cancel ...          # AWS IoT Jobs; "job -h"
+  iotcore-local rule create|get|list|delete|enable|disable|activity|test ...  # "rule -h"
   iotcore-local bench connect|pubsub|idle|shadow [flags]    # load generator for any MQTT broker
   iotcore-local probe HOST:PORT [--cafile F] [--cert F --key F] [--sni NAME] [--alpn LIST]... [--json FILE|-]
   iotcore-local health [--endpoint-url URL]                 # exit 0 when serve answers /health
   iotcore-local --version
+  iotcore-local provisioning template create|list|describe ... | claim create TEMPLATE --out DIR  # "provisioning -h"
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
 Run "iotcore-local VERB -h" for a verb's flags.
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cleanError(shadowCmd(ctx, rest, os.Stdin, stdout, stderr))
 	case "job":
 		return cleanError(jobCmd(ctx, rest, os.Stdin, stdout, stderr))
+	case "rule":
+		return cleanError(ruleCmd(ctx, rest, os.Stdin, stdout, stderr))
 	case "health":
 		return cleanError(health(ctx, rest, stdout, stderr))
 	case "--version", "-version", "version":
@@ -78,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "probe":
 		return probeCmd(ctx, rest, stdout, stderr)
+	case "provisioning":
+		return cleanError(provisioningCmd(ctx, rest, stdout, stderr))
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
