@@ -132,6 +132,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	}
 	e.iotLog = newIoTLogLevel()
 	e.iotLog.set(api.StoredLogLevel(e.registry))
+	if e.authorizers, err = e.openAuthorizers(); err != nil {
+		return err
+	}
 	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now,
 		Logger: e.iotLog.wrap(e.log.With("component", "shadow")), OnChange: e.shadowChanged})
 	if err != nil {
@@ -197,6 +200,10 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
+		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
+		WebSocketLifetime: e.cfg.WebSocketTTL,
+		CustomAuth:        e.authorizers,
+		CustomAuthSecond:  e.cfg.CustomAuthSecond,
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
@@ -434,6 +441,14 @@ func (e *Emulator) Close() error {
 		}
 		if e.index != nil {
 			_ = e.index.Close()
+		}
+		if e.functions != nil {
+			e.functions.CloseIdleConnections()
+		}
+		if e.authorizers != nil {
+			if err := e.authorizers.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close authorizer store: %w", err))
+			}
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
