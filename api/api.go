@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -93,6 +94,9 @@ type Config struct {
 	// (update/accepted, update/delta, update/documents, delete/accepted; never /rejected). The
 	// emulator passes the broker's hooks.Publish; nil drops them.
 	ShadowPublish func(pubs []shadow.Publication)
+	// Authorizers is the custom authorizers service behind CreateAuthorizer and the rest; nil
+	// leaves those operations out.
+	Authorizers *authorizers.Service
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time

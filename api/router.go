@@ -38,6 +38,9 @@ func (rt *router) add(method, pattern, op string, h func(*call) (any, error)) {
 // routeTable lists every operation the API serves.
 func (s *server) routeTable() router {
 	var rt router
+	if s.cfg.Authorizers != nil {
+		s.authorizerRoutes(&rt)
+	}
 	// Things.
 	rt.add(http.MethodGet, "/things", "ListThings", s.listThings)
 	rt.add(http.MethodPost, "/things/{thingName}", "CreateThing", s.createThing)
