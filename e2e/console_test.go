@@ -69,10 +69,11 @@ func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// TestConsoleInChromium loads each page of the console in a real browser, publishes from the
-// page and sees the message arrive in mosquitto_sub, and keeps a screenshot of every page.
+// TestConsoleInChromium loads each page of the console in a real browser; its MQTT test client
+// connects over MQTT/WebSocket, publishes a message that mosquitto_sub (mutual TLS) receives,
+// subscribes and shows what mosquitto_pub (mutual TLS) publishes; a screenshot of every page.
 func TestConsoleInChromium(t *testing.T) {
-	needTools(t, "chromium", "mosquitto_sub")
+	needTools(t, "chromium", "mosquitto_sub", "mosquitto_pub")
 	emu := startEmulator(t, "", func(c *emulator.Config) { c.Demo = true })
 	shots := screenshotDir(t)
 	demo := filepath.Join(emu.DataDir(), "demo")
@@ -192,10 +193,20 @@ func TestConsoleInChromium(t *testing.T) {
 		}},
 		{"mqtt", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(emu.APIURL() + "/console/#mqtt"),
-			chromedp.Poll[chromedp.Void](`!document.querySelector("#mqtt-status").textContent.startsWith("not connected")`, chromedp.WithPollingTimeout(20*time.Second)),
+			chromedp.Poll[chromedp.Void](`document.querySelector("#mqtt-status").dataset.mode === "websocket" || document.querySelector("#mqtt-status").dataset.mode === "http"`, chromedp.WithPollingTimeout(20*time.Second)),
+			into(chromedp.Text(`#mqtt-status`), &text),
+			into(chromedp.Text(`#mqtt-identity`), &location),
 			chromedp.SetValue(`#pub-topic`, "demo/from-console"),
 			chromedp.SetValue(`#pub-payload`, "hello from chromium"),
-		}, nil},
+		}, func() string {
+			if !strings.Contains(text, "connected over MQTT/WebSocket to ws://") {
+				return "the page did not connect over MQTT/WebSocket: " + text
+			}
+			if !strings.Contains(location, "AKIACONSOLE") {
+				return "the page does not say which identity it uses: " + location
+			}
+			return ""
+		}},
 	}
 	for _, s := range steps {
 		if err := chromedp.Do(ctx, append(s.actions, shot(s.name))...); err != nil {
@@ -207,6 +218,11 @@ func TestConsoleInChromium(t *testing.T) {
 			}
 		}
 	}
+	// The page's connection is MQTT over WebSocket on the API address, as a console- client.
+	transcriptFor(t, emu, func(r listener.Record) bool {
+		return strings.HasPrefix(r.ClientID, "console-") && r.Personality == listener.PersonalityMQTTWS && r.Open
+	})
+
 	// Publish from the page until mosquitto_sub has the message (its SUBSCRIBE may still be
 	// on its way when the first publish goes out).
 	deadline := time.Now().Add(30 * time.Second)
@@ -219,13 +235,46 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		status, _ := chromedp.Run(ctx, chromedp.TextContent(`#pub-status`))
-		if strings.Contains(status, "failed") {
-			t.Fatalf("publish from the page: %s", status)
+		if !strings.HasPrefix(status, "published to demo/from-console over MQTT") {
+			t.Fatalf("publish from the page did not go over MQTT/WebSocket: %s", status)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 	if err := chromedp.Do(ctx, shot("mqtt-published")); err != nil {
 		t.Fatal(err)
+	}
+
+	// The reverse: the page subscribes, mosquitto_pub publishes over mutual TLS (as the demo
+	// device, whose policy allows only its own client id: the subscriber leaves first).
+	_ = sub.Process.Kill()
+	_ = sub.Wait()
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#sub-topic`, "demo/to-console/#"),
+		chromedp.SetValue(`#sub-qos`, "1"),
+		chromedp.Click(`#sub-button`),
+		chromedp.WaitVisible(`#subscriptions li[data-filter="demo/to-console/#"][data-state="ok"]`),
+	); err != nil {
+		t.Fatalf("subscribe in the page: %v", err)
+	}
+	pub := func() {
+		out, err := exec.Command("mosquitto_pub", "-h", "localhost", "-p", port, "--tls-alpn", "x-amzn-mqtt-ca",
+			"--cafile", emu.RootCAFile(), "--cert", filepath.Join(demo, "certificate.pem.crt"), "--key", filepath.Join(demo, "private.pem.key"),
+			"-i", "demo-device", "-q", "1", "-t", "demo/to-console/a", "-m", `{"from":"mosquitto_pub"}`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v: %s", err, out)
+		}
+	}
+	pub()
+	if err := chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#messages li[data-topic="demo/to-console/a"]')].some((li) => li.textContent.includes('{"from":"mosquitto_pub"}'))`,
+			chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#messages`), &text),
+		shot("mqtt-received"),
+	); err != nil {
+		t.Fatalf("the page did not show the message mosquitto_pub sent: %v", err)
+	}
+	if !strings.Contains(text, "QoS 1") {
+		t.Errorf("the message list lacks the delivery QoS: %s", text)
 	}
 	t.Logf("screenshots in %s", shots)
 }
