@@ -278,3 +278,46 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// TestConsoleMQTTFallbackInChromium: under --sigv4-strict the emulator signs no /mqtt URL for an
+// unsigned page; the MQTT test client says so, does not subscribe, and its publish goes to the
+// HTTP Publish API, which --sigv4-strict refuses too.
+func TestConsoleMQTTFallbackInChromium(t *testing.T) {
+	needTools(t, "chromium")
+	emu := startEmulator(t, "", func(c *emulator.Config) {
+		c.SigV4Strict = true
+		c.Credentials = map[string]string{"AKIDSTRICT": "strict-secret"}
+	})
+	ctx := browser(t)
+	var status, pub, sub string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(emu.APIURL()+"/console/#mqtt"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#mqtt-status").dataset.mode === "http"`, chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#mqtt-status`), &status),
+		chromedp.SetValue(`#sub-topic`, "demo/#"),
+		chromedp.Click(`#sub-button`),
+		chromedp.WaitVisible(`#subscriptions li[data-filter="demo/#"][data-state="bad"]`),
+		into(chromedp.Text(`#subscriptions`), &sub),
+		chromedp.Click(`#pub-button`),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#pub-status").textContent !== ""`, chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#pub-status`), &pub),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status, "MQTT over WebSocket is unavailable") || !strings.Contains(status, "--sigv4-strict") ||
+		!strings.Contains(status, "HTTP Publish API") {
+		t.Errorf("status does not say why the WebSocket is not used: %q", status)
+	}
+	if !strings.Contains(sub, "not subscribed") {
+		t.Errorf("subscription: %q", sub)
+	}
+	if !strings.Contains(pub, "publish failed: 403") {
+		t.Errorf("HTTP publish under --sigv4-strict: %q", pub)
+	}
+	for _, r := range emu.Connections() {
+		if r.Personality == listener.PersonalityMQTTWS {
+			t.Errorf("a WebSocket connection was made under --sigv4-strict: %+v", r)
+		}
+	}
+}
