@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -102,6 +103,9 @@ func (v WebSocketVerifier) Verify(r *http.Request) (WebSocketCaller, error) {
 	secret, known := v.Credentials[sig.accessKey]
 	if !known {
 		secret, known = v.Console.secretFor(sig.accessKey)
+	}
+	if !known && strings.HasPrefix(sig.accessKey, consoleKeyPrefix) {
+		return who, wsForbidden("the access key %s is unknown: it looks like a console key of an earlier start of the emulator (console keys live in memory); reload the console to get a new URL", sig.accessKey)
 	}
 	if !known {
 		return who, wsForbidden("the access key %s is unknown: give it to the emulator with --credentials %s:SECRET or in the seed's credentials", sig.accessKey, sig.accessKey)

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -319,5 +321,78 @@ func TestConsoleMQTTFallbackInChromium(t *testing.T) {
 		if r.Personality == listener.PersonalityMQTTWS {
 			t.Errorf("a WebSocket connection was made under --sigv4-strict: %+v", r)
 		}
+	}
+}
+
+// TestConsoleMQTTURLWithPaho: the URL the console route hands out opens MQTT over WebSocket for a
+// paho client too, ws:// on the API address and wss:// when asked over HTTPS on 443, with the
+// console identity (allowed everything); a URL from another emulator start is refused.
+func TestConsoleMQTTURLWithPaho(t *testing.T) {
+	emu := startEmulator(t, "", func(c *emulator.Config) { c.Demo = false })
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: trustEmulator(t, emu, nil)}}
+	t.Cleanup(https.CloseIdleConnections)
+	grant := func(client *http.Client, base string) (u, key string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+"/_iotcore/console/mqtt-url", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", base)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ URL, AccessKeyID string }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %v", base, resp.StatusCode, err)
+		}
+		return out.URL, out.AccessKeyID
+	}
+	for _, tc := range []struct {
+		name, scheme string
+		client       *http.Client
+		base         string
+		personality  string
+	}{
+		{"API address", "ws", http.DefaultClient, emu.APIURL(), listener.PersonalityMQTTWS},
+		{"443 over HTTPS", "wss", https, "https://" + emu.ALPNAddr(), listener.PersonalityMQTTWSS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, key := grant(tc.client, tc.base)
+			if !strings.HasPrefix(u, tc.scheme+"://") {
+				t.Fatalf("url %q, want %s://", u, tc.scheme)
+			}
+			id := "console-paho-" + tc.scheme
+			c, err := wsPaho(t, emu, u, id, nil)
+			if err != nil {
+				t.Fatalf("connect with the console URL: %v", err)
+			}
+			handler, got := msgCollector()
+			if err := wait(t, c.Subscribe("$aws/things/anything/shadow/#", 1, handler)); err != nil {
+				t.Fatal(err)
+			}
+			if err := wait(t, c.Publish("$aws/things/anything/shadow/x", 1, false, "console")); err != nil {
+				t.Fatal(err)
+			}
+			if m := nextMessage(t, got, "own publish"); m.payload != "console" {
+				t.Fatalf("got %+v", m)
+			}
+			r := transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == id })
+			if r.Personality != tc.personality || !strings.Contains(r.Detail, key) {
+				t.Fatalf("transcript %s / %q, want %s naming %s", r.Personality, r.Detail, tc.personality, key)
+			}
+		})
+	}
+
+	other := startEmulator(t, "", func(c *emulator.Config) { c.Demo = false })
+	u, _ := grant(http.DefaultClient, other.APIURL())
+	u = strings.Replace(u, strings.TrimPrefix(other.APIURL(), "http://"), strings.TrimPrefix(emu.APIURL(), "http://"), 1)
+	_, resp, err := dialWS(t, emu, u, "mqtt")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another start's console URL: %v, %+v", err, resp)
+	}
+	if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "reload the console") {
+		t.Fatalf("another start's console URL: %s", body)
 	}
 }
