@@ -34,7 +34,7 @@ type consoleURL struct {
 }
 
 // upgradeRequest is the GET a browser sends for the WebSocket URL u.
-func upgradeRequest(t *testing.T, u string) *http.Request {
+func upgradeRequest(t testing.TB, u string) *http.Request {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
