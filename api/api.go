@@ -63,6 +63,9 @@ type Config struct {
 	TLSFaults TLSFaultSet
 	// Console is the web console, served at /console/ (GET / redirects there); nil serves none.
 	Console http.Handler
+	// ConsoleCredential signs the /mqtt URLs POST /_iotcore/console/mqtt-url hands the
+	// console's MQTT test client (consolemqtt.go); nil answers 404 there.
+	ConsoleCredential *ConsoleCredential
 	// Done is closed when the emulator stops, so long-lived responses (the transcript stream)
 	// end and the HTTP servers can shut down. May be nil.
 	Done <-chan struct{}

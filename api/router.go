@@ -129,6 +129,7 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/_iotcore/tls-faults", "ListTLSFaults", s.tlsFaults)
 	rt.add(http.MethodPost, "/_iotcore/tls-faults", "AddTLSFault", s.addTLSFault)
 	rt.add(http.MethodDelete, "/_iotcore/tls-faults", "DeleteTLSFault", s.deleteTLSFault)
+	rt.add(http.MethodPost, "/_iotcore/console/mqtt-url", "ConsoleMQTTURL", s.consoleMQTTURL)
 	return rt
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,9 @@ type WebSocketVerifier struct {
 	Region string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Console is the web console's key pair (consolemqtt.go), verified like a key of
+	// Credentials; nil for none.
+	Console *ConsoleCredential
 }
 
 // WebSocketCaller is who signed an upgrade.
@@ -97,6 +101,12 @@ func (v WebSocketVerifier) Verify(r *http.Request) (WebSocketCaller, error) {
 		return who, wsForbidden("the signature is scoped to the region %q; this endpoint serves %q", sig.region, v.Region)
 	}
 	secret, known := v.Credentials[sig.accessKey]
+	if !known {
+		secret, known = v.Console.secretFor(sig.accessKey)
+	}
+	if !known && strings.HasPrefix(sig.accessKey, consoleKeyPrefix) {
+		return who, wsForbidden("the access key %s is unknown: it looks like a console key of an earlier start of the emulator (console keys live in memory); reload the console to get a new URL", sig.accessKey)
+	}
 	if !known {
 		return who, wsForbidden("the access key %s is unknown: give it to the emulator with --credentials %s:SECRET or in the seed's credentials", sig.accessKey, sig.accessKey)
 	}

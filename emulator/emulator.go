@@ -75,6 +75,8 @@ type Emulator struct {
 	iotLog    *iotLogLevel
 
 	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
+
+	consoleCred *api.ConsoleCredential // the console's in-memory key for /mqtt (websocket.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -253,6 +255,7 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("--tls-fault: %w", err)
 	}
 	e.done = make(chan struct{})
+	e.consoleCred = api.NewConsoleCredential(e.cfg.Region, nil)
 	e.apiHandler = e.newAPIHandler()
 	e.ws = e.newWebSocket()
 	e.frontHandler = withWebSocket(e.ws, e.apiHandler)
@@ -374,6 +377,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Jobs:                 e.jobs,
 		Rules:                e.rules,
 		Provisioning:         e.provisioning,
+		ConsoleCredential:    e.consoleCred,
 	})
 }
 

@@ -41,7 +41,7 @@ func (e *Emulator) authenticateWebSocket(w http.ResponseWriter, r *http.Request)
 			return id, true
 		}
 	}
-	v := api.WebSocketVerifier{Credentials: e.cfg.Credentials, Region: e.cfg.Region}
+	v := api.WebSocketVerifier{Credentials: e.cfg.Credentials, Region: e.cfg.Region, Console: e.consoleCred}
 	who, err := v.Verify(r)
 	if err != nil {
 		refusal, ok := err.(*api.WebSocketRefusal)
