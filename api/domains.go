@@ -205,3 +205,17 @@ func (s *server) listDomainConfigurations(c *call) (any, error) {
 	}
 	return out, nil
 }
+
+// domainHost reports whether a request's Host is the domain name of a domain configuration:
+// the account declared the emulator serves that name, as --endpoint does.
+func (s *server) domainHost(hostHeader string) bool {
+	if s.cfg.Domains == nil {
+		return false
+	}
+	host := hostOnly(hostHeader)
+	if host == "" {
+		return false
+	}
+	_, matched := s.cfg.Domains.Lookup(host)
+	return matched
+}
