@@ -250,6 +250,42 @@ func TestDomainConfigurationsOn443(t *testing.T) {
 		}
 	})
 
+	t.Run("mosquitto on the default domain keeps the table", func(t *testing.T) {
+		needTools(t, "mosquitto_pub")
+		dir := t.TempDir()
+		ca := filepath.Join(dir, "root.pem")
+		cert, key := filepath.Join(dir, "dev.pem"), filepath.Join(dir, "dev.key")
+		for p, data := range map[string][]byte{ca: emu.RootCAPEM(), cert: []byte(dev.CertificatePEM), key: []byte(dev.PrivateKeyPEM)} {
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub, err := connectPaho(t, emu.ALPNAddr(), "localhost-sub", sniConfig(t, emu, "localhost", dev, "x-amzn-mqtt-ca"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler, got := msgCollector()
+		if err := wait(t, sub.Subscribe("localhost/+", 1, handler)); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run(t, "mosquitto_pub", "-h", "localhost", "-p", portOfAddr(emu.ALPNAddr()), "--tls-alpn", "x-amzn-mqtt-ca",
+			"--cafile", ca, "--cert", cert, "--key", key, "-i", "mosquitto-default", "-t", "localhost/m", "-m", "from mosquitto", "-q", "1")
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+		if m := nextMessage(t, got, "mosquitto publish"); m.payload != "from mosquitto" {
+			t.Fatalf("%+v", m)
+		}
+		rec := transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == "mosquitto-default" && r.Outcome != "" })
+		found := false
+		for _, s := range rec.Steps {
+			found = found || (s.Step == listener.StepDomain && strings.Contains(s.Detail, "iot:Data-ATS (server name matches") && strings.Contains(s.Detail, "table"))
+		}
+		if !found || rec.Personality != listener.PersonalityMQTT {
+			t.Fatalf("record %s steps %+v", rec.Personality, rec.Steps)
+		}
+	})
+
 	t.Run("deleting a domain drops its name from the next certificate", func(t *testing.T) {
 		if _, err := client.UpdateDomainConfiguration(ctx, &iot.UpdateDomainConfigurationInput{DomainConfigurationName: aws.String("tls13"),
 			DomainConfigurationStatus: types.DomainConfigurationStatusDisabled}); err != nil {
