@@ -154,8 +154,9 @@ func authMatches(p personality, auth string) bool {
 // configuration. Configurations are cached per personality, policy and certificate, like
 // serverConfig's; a callback makes a configuration of its own per handshake.
 func (l *Listener) domainConfig(d *Domain, p personality, cert *tls.Certificate, serverName string) *tls.Config {
-	if d.VerifyClientCertificate == nil && d.MinVersion == 0 && d.MaxVersion == 0 && d.CipherSuites == nil {
-		return l.serverConfig(p, cert)
+	plainVersions := (d.MinVersion == 0 || d.MinVersion == tls.VersionTLS12) && (d.MaxVersion == 0 || d.MaxVersion == tls.VersionTLS13)
+	if d.VerifyClientCertificate == nil && plainVersions && d.CipherSuites == nil {
+		return l.serverConfig(p, cert) // the listener's own settings: TLS 1.2-1.3, Go's suites
 	}
 	key := p.key() + "|" + d.Policy
 	if d.VerifyClientCertificate == nil {
