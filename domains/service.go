@@ -51,6 +51,8 @@ type Service struct {
 type snapshot struct {
 	byDomain map[string]Config
 	def      Config
+	// configured: some configuration was created, or iot:Data-ATS's policy changed.
+	configured bool
 }
 
 // Open opens (or creates) the domain configuration store at path.
@@ -262,7 +264,8 @@ func (s *Service) publishLocked() {
 			m[strings.ToLower(c.DomainName)] = *c
 		}
 	}
-	s.byDomain.Store(&snapshot{byDomain: m, def: *s.byName[DefaultName]})
+	def := *s.byName[DefaultName]
+	s.byDomain.Store(&snapshot{byDomain: m, def: def, configured: len(s.byName) > 1 || def.SecurityPolicy != DefaultSecurityPolicy})
 }
 
 // Describe is DescribeDomainConfiguration.
@@ -413,3 +416,8 @@ func (s *Service) Lookup(serverName string) (c Config, matched bool) {
 	}
 	return snap.def, false
 }
+
+// Configured reports whether anything departs from the default: a created configuration, or a
+// changed iot:Data-ATS policy. Without, every ClientHello gets the plain port/ALPN table.
+func (s *Service) Configured() bool { return s.byDomain.Load().configured }
+

@@ -60,7 +60,7 @@ func (e *Emulator) listenerDomain(serverName string) listener.Domain {
 	c, matched := e.domains.Lookup(serverName)
 	pol := c.Policy()
 	d := listener.Domain{
-		Name: c.Name, Matched: matched, Disabled: c.Status == domains.StatusDisabled,
+		Name: c.Name, Matched: matched, Disabled: c.Status == domains.StatusDisabled, Quiet: !e.domains.Configured(),
 		Protocol: c.ApplicationProtocol, Auth: c.AuthenticationType, Policy: pol.Name,
 		MinVersion: pol.MinVersion, MaxVersion: pol.MaxVersion, CipherSuites: pol.CipherSuites,
 	}

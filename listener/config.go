@@ -228,7 +228,7 @@ func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Tran
 				decision = decisionStep(l.rules, hello.SupportedProtos, p, ok)
 			}
 			t.Step(StepClientHello, helloStep(hello, shares, found)+"; "+decision)
-			if d != nil {
+			if d != nil && !d.Quiet {
 				t.Step(StepDomain, domainNote)
 			}
 		}

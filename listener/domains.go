@@ -18,6 +18,9 @@ type Domain struct {
 	// false means the default configuration decides (no SNI, or an unknown one).
 	Matched  bool
 	Disabled bool
+	// Quiet: nothing is configured (only the untouched default exists), so the transcript gets
+	// no domain configuration step; the ClientHello step already tells the table's decision.
+	Quiet bool
 	// Protocol is the applicationProtocol: "SECURE_MQTT", "MQTT_WSS", "HTTPS" or "DEFAULT".
 	Protocol string
 	// Auth is the authenticationType: "AWS_X509", "CUSTOM_AUTH", "AWS_SIGV4" or "DEFAULT".
