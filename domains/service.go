@@ -420,4 +420,3 @@ func (s *Service) Lookup(serverName string) (c Config, matched bool) {
 // Configured reports whether anything departs from the default: a created configuration, or a
 // changed iot:Data-ATS policy. Without, every ClientHello gets the plain port/ALPN table.
 func (s *Service) Configured() bool { return s.byDomain.Load().configured }
-
