@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/iotcore-local/iotcore-local/authorizers"
+	"github.com/iotcore-local/iotcore-local/domains"
 	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -100,6 +101,9 @@ type Config struct {
 	// Authorizers is the custom authorizers service behind CreateAuthorizer and the rest; nil
 	// leaves those operations out.
 	Authorizers *authorizers.Service
+	// Domains is the domain configurations service behind CreateDomainConfiguration and the
+	// rest; nil leaves those operations out.
+	Domains *domains.Service
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time

@@ -106,7 +106,7 @@ func (s *server) checkBrowser(r *http.Request, who caller) error {
 	if strongCaller(who) {
 		return nil
 	}
-	if !s.hosts.allows(r.Host) {
+	if !s.hosts.allows(r.Host) && !s.domainHost(r.Host) {
 		s.log.Warn("api: request refused: Host is not a name this emulator serves",
 			"host", r.Host, "origin", r.Header.Get("Origin"), "method", r.Method, "path", r.URL.Path,
 			"remote", r.RemoteAddr)

@@ -41,6 +41,9 @@ func (s *server) routeTable() router {
 	if s.cfg.Authorizers != nil {
 		s.authorizerRoutes(&rt)
 	}
+	if s.cfg.Domains != nil {
+		s.domainRoutes(&rt)
+	}
 	// Things.
 	rt.add(http.MethodGet, "/things", "ListThings", s.listThings)
 	rt.add(http.MethodPost, "/things/{thingName}", "CreateThing", s.createThing)

@@ -21,6 +21,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/auth"
 	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/console"
+	"github.com/iotcore-local/iotcore-local/domains"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
 	"github.com/iotcore-local/iotcore-local/index"
@@ -46,6 +47,8 @@ type Emulator struct {
 	jobs         *jobs.Service
 	functions    *functions.Client
 	authorizers  *authorizers.Service
+	domains      *domains.Service
+	domainNames  []string // the domain names at open, for pki.Load
 	rules        *rules.Engine
 	transcripts  *listener.Transcripts // nil with NoTranscripts
 	faults       *listener.Faults
@@ -120,7 +123,10 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := checkWritable(e.cfg.DataDir); err != nil {
 		return err
 	}
-	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
+	if e.domains, err = e.openDomains(); err != nil {
+		return err
+	}
+	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, DomainNames: e.domainNames, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)
 	}
 	e.registry, err = registry.Open(filepath.Join(e.cfg.DataDir, "registry.db"), registry.Options{
@@ -205,7 +211,7 @@ func (e *Emulator) startBroker() error {
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
 		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
 		WebSocketLifetime: e.cfg.WebSocketTTL,
-		CustomAuth:        e.authorizers,
+		CustomAuth:        domainAuthenticator{inner: e.authorizers, domains: e.domains},
 		CustomAuthSecond:  e.cfg.CustomAuthSecond,
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
@@ -268,6 +274,7 @@ func (e *Emulator) startBroker() error {
 		MaxPacketBytes:    e.cfg.MaxPacketSize,
 		Transcripts:       e.transcripts,
 		Faults:            e.faults,
+		Domains:           e.listenerDomain,
 		Logger:            e.log.With("component", "listener"),
 	}
 	mqtts, alpn := common, common
@@ -367,6 +374,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
 		Authorizers: e.authorizers,
+		Domains:     e.domains,
 		ShadowNow:   e.cfg.Now,
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
@@ -449,6 +457,11 @@ func (e *Emulator) Close() error {
 		}
 		if e.functions != nil {
 			e.functions.CloseIdleConnections()
+		}
+		if e.domains != nil {
+			if err := e.domains.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close domain configuration store: %w", err))
+			}
 		}
 		if e.authorizers != nil {
 			if err := e.authorizers.Close(); err != nil {

@@ -109,7 +109,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if id := conn.Identity(); id != nil {
 		return a.connectIdentity(cl, pk, tr, state, id)
 	}
-	if len(state.PeerCertificates) == 0 && state.NegotiatedProtocol == listener.ProtocolMQTT {
+	if len(state.PeerCertificates) == 0 && (conn.CustomAuth() || state.NegotiatedProtocol == listener.ProtocolMQTT) {
 		return a.connectCustom(cl, pk, tr, state, nil)
 	}
 	if len(state.PeerCertificates) == 0 {

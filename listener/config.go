@@ -126,6 +126,10 @@ type Config struct {
 	// CertificateThing names the thing a presented certificate is attached to (the first, if
 	// several), for the transcript's client certificate step. May be nil.
 	CertificateThing func(certID string) string
+	// Domains returns the domain configuration that decides a ClientHello with this server
+	// name (SNI; "" when none was sent): the one with that domain name, else the default
+	// (iot:Data-ATS). nil: no domain configurations, the port/ALPN table decides (domains.go).
+	Domains func(serverName string) Domain
 	// Transcripts receives every finished transcript. May be nil: then no transcript is kept
 	// and no step is recorded (each connection is still logged).
 	Transcripts *Transcripts
@@ -203,14 +207,37 @@ var errNoServerCertificate = errors.New("no server certificate available")
 func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Transcript, chosen *personality) func(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		t.setHello(hello.ServerName, hello.SupportedProtos)
-		p, ok := l.rules.choose(hello.SupportedProtos)
+		d := l.domainFor(hello.ServerName)
+		var p personality
+		var ok bool
+		var domainNote string
+		byTable := true
+		if d == nil {
+			p, ok = l.rules.choose(hello.SupportedProtos)
+		} else {
+			p, ok, byTable, domainNote = l.rules.chooseForDomain(d, hello.SupportedProtos)
+		}
 		if t.keepsSteps() {
 			var shares []tls.CurveID
 			var found bool
 			if capture != nil {
 				shares, found = keyShareGroups(capture.release())
 			}
-			t.Step(StepClientHello, helloStep(hello, shares, found)+"; "+decisionStep(l.rules, hello.SupportedProtos, p, ok))
+			decision := "the domain configuration decides (next step)"
+			if byTable {
+				decision = decisionStep(l.rules, hello.SupportedProtos, p, ok)
+			}
+			t.Step(StepClientHello, helloStep(hello, shares, found)+"; "+decision)
+			if d != nil && !d.Quiet {
+				t.Step(StepDomain, domainNote)
+			}
+		}
+		if d != nil && d.Disabled {
+			refusal := &domainDisabledError{name: d.Name, serverName: hello.ServerName}
+			if err := ac.rejectAccessDenied(); err != nil {
+				return nil, fmt.Errorf("%w (sending the alert failed: %w)", refusal, err)
+			}
+			return nil, refusal
 		}
 		if !ok {
 			refusal := &noApplicationProtocolError{
@@ -239,6 +266,9 @@ func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Tran
 				t.Step(StepTLSFault, n)
 			}
 			return cfg, nil
+		}
+		if d != nil {
+			return l.domainConfig(d, p, cert, hello.ServerName), nil
 		}
 		return l.serverConfig(p, cert), nil
 	}

@@ -25,6 +25,7 @@ type Conn struct {
 	ended          chan struct{} // closed once the broker has finished with the connection
 	guard          *packetGuard  // checks the MQTT stream before Mochi reads it (framing.go)
 	deferredErr    error         // a read error to report once the guard's queued bytes are read
+	customAuth     bool          // the personality is PersonalityMQTTCustomAuth (CustomAuth)
 
 	mu        sync.Mutex
 	bytesRead int64
@@ -63,6 +64,11 @@ func (c *Conn) ConnectionState() tls.ConnectionState {
 // upgrade's authenticator returned (see WebSocketAuthenticator), or nil for a connection whose
 // identity is its TLS client certificate.
 func (c *Conn) Identity() any { return c.identity }
+
+// CustomAuth reports whether the connection's CONNECT is authenticated by a custom authorizer:
+// 443 with ALPN mqtt, or a domain configuration with SECURE_MQTT and CUSTOM_AUTH (which may have
+// no ALPN at all).
+func (c *Conn) CustomAuth() bool { return c.customAuth }
 
 // Transcript is the record of this connection, for the hooks to complete.
 func (c *Conn) Transcript() *Transcript { return c.transcript }

@@ -233,15 +233,17 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 		defer l.handlers.Done()
 		defer l.untrack(raw)
 		defer raw.Close()
-		l.serveMQTT(tc, t, establish)
+		l.serveMQTT(tc, t, establish, p.name == PersonalityMQTTCustomAuth)
 	}()
 }
 
 // serveMQTT sets the CONNECT deadline and runs the MQTT session inside establish, then settles
-// the transcript if the hooks did not.
-func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.EstablishFn) {
+// the transcript if the hooks did not. customAuth marks a connection whose CONNECT goes to a
+// custom authorizer (Conn.CustomAuth).
+func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.EstablishFn, customAuth bool) {
 	c := newConn(tc, t, l.cfg.ConnectTimeout, func() bool { return l.ctx.Err() != nil },
 		newPacketGuard(l.cfg.MaxConnectBytes, l.cfg.MaxPacketBytes))
+	c.customAuth = customAuth
 	if establish == nil {
 		t.Finish(OutcomeClosed, "no MQTT broker is attached to this listener")
 		_ = c.Close()

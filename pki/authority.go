@@ -119,10 +119,16 @@ func (a *Authority) loadServer(want nameSet) error {
 		reason = "expires within 30 days"
 	}
 	if reason == "" {
-		a.server = &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+		a.current.Store(&tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert})
 		return nil
 	}
-	cert, key, err = a.issueServer(want, now)
+	return a.issueAndStore(want, reason)
+}
+
+// issueAndStore issues a server certificate for want, writes it and its key to the folder and
+// makes it the one ServerCertificate returns.
+func (a *Authority) issueAndStore(want nameSet, reason string) error {
+	cert, key, err := a.issueServer(want, a.now())
 	if err != nil {
 		return err
 	}
@@ -131,7 +137,7 @@ func (a *Authority) loadServer(want nameSet) error {
 	}
 	a.log.Info("issued server certificate", "reason", reason, "names", want.sorted(), "key", a.keyType,
 		"file", a.shown(ServerCertFile), "expires", cert.NotAfter)
-	a.server = &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+	a.current.Store(&tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert})
 	return nil
 }
 

@@ -73,7 +73,7 @@ func (a *Authority) FaultCertificate(name string) (*tls.Certificate, error) {
 
 func (a *Authority) makeFaultCertificate(name string) (*tls.Certificate, error) {
 	now := a.now()
-	good := a.server.Leaf
+	good := a.current.Load().Leaf
 	tmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: serverCN, Organization: []string{orgName}},
 		NotBefore:             now.Add(-backdate),
@@ -129,9 +129,10 @@ func (a *Authority) makeFaultCertificate(name string) (*tls.Certificate, error) 
 	}
 	tmpl.SerialNumber = serial
 	// The key is the normal server certificate's, so the key type and suites stay the same.
-	key, ok := a.server.PrivateKey.(crypto.Signer)
+	server := a.current.Load()
+	key, ok := server.PrivateKey.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("pki: server key %T cannot sign", a.server.PrivateKey)
+		return nil, fmt.Errorf("pki: server key %T cannot sign", server.PrivateKey)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), issuerKey)
 	if err != nil {

@@ -100,8 +100,9 @@ func (s nameSet) equal(o nameSet) bool { return maps.Equal(s, o) }
 // ServerNames lists the names the server certificate holds (DNS names and IP addresses), sorted:
 // the names a client may verify it against.
 func (a *Authority) ServerNames() []string {
-	if a.server == nil || a.server.Leaf == nil {
+	server := a.current.Load()
+	if server == nil || server.Leaf == nil {
 		return nil
 	}
-	return certNames(a.server.Leaf).sorted()
+	return certNames(server.Leaf).sorted()
 }

@@ -15,6 +15,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +25,9 @@ import (
 type Options struct {
 	Dir   string   // where the CA material lives; created if missing
 	Names []string // DNS names and IP literals for the server certificate, beyond localhost, 127.0.0.1, ::1
+	// DomainNames are the domain configurations' names, which the certificate covers too; they
+	// change at runtime through SetDomainNames.
+	DomainNames []string
 	// KeyType is the server certificate's key: KeyECDSA (P-256, the default when empty) or
 	// KeyRSA (RSA-2048); AWS IoT Core serves both, by the client's cipher suites. A server
 	// certificate with another key type is reissued. The CAs keep their P-256 keys.
@@ -45,8 +51,8 @@ const (
 	ServerKeyFile    = "server.key"
 )
 
-// Authority is the loaded (or freshly made) CA material. It is read-only after Load and safe for
-// concurrent use.
+// Authority is the loaded (or freshly made) CA material. It is safe for concurrent use; only the
+// server certificate changes after Load (SetDomainNames).
 type Authority struct {
 	dir     string
 	log     *slog.Logger
@@ -54,7 +60,9 @@ type Authority struct {
 	keyType string
 	root    keyPair
 	device  keyPair
-	server  *tls.Certificate
+	current atomic.Pointer[tls.Certificate] // the server certificate
+	names   []string                        // Options.Names
+	reissue sync.Mutex                      // serialises SetDomainNames
 	// rootCreated is set when this Load made the root CA (rather than reading it from Dir).
 	rootCreated bool
 	faults      faultCerts // TLS fault certificates, made on first use (faults.go)
@@ -95,7 +103,7 @@ func load(opts Options, now func() time.Time) (*Authority, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	want, err := serverNames(opts.Names)
+	want, err := serverNames(append(slices.Clone(opts.Names), opts.DomainNames...))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +118,7 @@ func load(opts Options, now func() time.Time) (*Authority, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: create %s: %w", dir, err)
 	}
-	a := &Authority{dir: dir, log: log, now: now, keyType: keyType}
+	a := &Authority{dir: dir, log: log, now: now, keyType: keyType, names: slices.Clone(opts.Names)}
 	if err := a.loadCAs(); err != nil {
 		return nil, err
 	}
@@ -131,7 +139,7 @@ func (a *Authority) DeviceCAPEM() []byte { return append([]byte(nil), a.device.c
 
 // ServerCertificate is the server's certificate chain and key: the leaf only (clients trust the
 // root, as with AWS), with Leaf parsed. Callers must not modify it.
-func (a *Authority) ServerCertificate() *tls.Certificate { return a.server }
+func (a *Authority) ServerCertificate() *tls.Certificate { return a.current.Load() }
 
 // ServerKeyType is the key type of the server certificate: KeyECDSA or KeyRSA.
 func (a *Authority) ServerKeyType() string { return a.keyType }
