@@ -36,6 +36,8 @@ type Emulator struct {
 	cfg Config
 	log *slog.Logger
 
+	gcFloorStop func() // removes the heap floor (gcfloor.go); nil when none
+
 	tlsFaultRules []listener.FaultRule // Config.TLSFaults, parsed
 
 	pki         *pki.Authority
@@ -136,6 +138,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openJobs(); err != nil {
 		return err
 	}
+	e.startGCFloor()
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -422,6 +425,7 @@ func (e *Emulator) Close() error {
 				errs = append(errs, fmt.Errorf("close registry: %w", err))
 			}
 		}
+		e.stopGCFloor()
 		e.closeErr = errors.Join(errs...)
 	})
 	return e.closeErr

@@ -66,7 +66,16 @@ var authorizerEvents = newEventSet(
 )
 
 // Provides reports whether the hook handles event b.
-func (a *Authorizer) Provides(b byte) bool { return authorizerEvents.has(b) }
+//
+// OnPublish is provided under profile mqtt only: it acknowledges and drops a refused MQTT 3.1.1
+// publish, which under profile aws never reaches it (OnPacketRead closes the connection, and
+// OnACLCheck refuses an MQTT 5 publish before Mochi calls OnPublish).
+func (a *Authorizer) Provides(b byte) bool {
+	if b == mqtt.OnPublish {
+		return a.opts.Profile != "aws"
+	}
+	return authorizerEvents.has(b)
+}
 
 // errRefused makes Mochi close the connection without a CONNACK, as AWS IoT does for a refused
 // CONNECT over MQTT 3.1.1.

@@ -91,7 +91,13 @@ var profileEvents = newEventSet(
 )
 
 // Provides reports whether the hook handles event b.
-func (p *Profile) Provides(b byte) bool { return profileEvents.has(b) }
+// OnPublish is provided under profile aws only, the only profile where it does something.
+func (p *Profile) Provides(b byte) bool {
+	if b == mqtt.OnPublish {
+		return p.opts.AWS
+	}
+	return profileEvents.has(b)
+}
 
 // DefaultWriteQueue is the default length of each connection's outbound queue (Capabilities).
 const DefaultWriteQueue = 8192

@@ -40,16 +40,16 @@ type options struct {
 
 // Scenario keys, in the order a round runs them.
 const (
-	scConnect     = "connect"
-	scQoS0FanIn   = "qos0-fanin"
-	scQoS0FanOut  = "qos0-fanout"
-	scQoS1FanIn   = "qos1-fanin"
-	scQoS1FanOut  = "qos1-fanout"
+	scConnect    = "connect"
+	scQoS0FanIn  = "qos0-fanin"
+	scQoS0FanOut = "qos0-fanout"
+	scQoS1FanIn  = "qos1-fanin"
+	scQoS1FanOut = "qos1-fanout"
 	// The two shapes of "bench pubsub" besides fan-in and fan-out (Performance II).
-	scQoS0One   = "qos0-1to1"
-	scQoS0Pairs = "qos0-pairs"
-	scQoS1One   = "qos1-1to1"
-	scQoS1Pairs = "qos1-pairs"
+	scQoS0One     = "qos0-1to1"
+	scQoS0Pairs   = "qos0-pairs"
+	scQoS1One     = "qos1-1to1"
+	scQoS1Pairs   = "qos1-pairs"
 	scQoS0Latency = "qos0-latency"
 	scQoS1Latency = "qos1-latency"
 	scIdle        = "idle"
