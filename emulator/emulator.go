@@ -211,7 +211,10 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("open session store: %w", err)
 	}
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
+	// One hook reads arriving packets for the profile and the authorizer (hooks.ReadDispatch:
+	// one packet copy per read instead of one per hook).
+	reads := hooks.NewReadDispatch(profile, e.authorizer)
+	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}

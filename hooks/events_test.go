@@ -45,6 +45,12 @@ func TestProvides(t *testing.T) {
 		// The profile's OnPublish applies AWS's rules only.
 		{"profile aws", &Profile{opts: ProfileOptions{AWS: true}}, append(slices.Clone(profile), mqtt.OnPublish)},
 		{"profile mqtt", &Profile{}, profile},
+		// Behind a ReadDispatch, neither the profile nor the authorizer takes OnPacketRead.
+		{"profile aws, reads dispatched", &Profile{opts: ProfileOptions{AWS: true}, readDispatched: true},
+			append(without(profile, mqtt.OnPacketRead), mqtt.OnPublish)},
+		{"authorizer aws, reads dispatched", &Authorizer{opts: AuthorizerOptions{Profile: "aws"}, readDispatched: true},
+			without(authorizer, mqtt.OnPacketRead)},
+		{"read dispatch", &ReadDispatch{}, []byte{mqtt.OnPacketRead}},
 		{"shadow", &ShadowService{}, []byte{mqtt.OnPublished}},
 		// Without a persistent session the store takes no per-message event.
 		{"store, clean sessions only", &Store{}, storeAlways},
@@ -60,6 +66,11 @@ func TestProvides(t *testing.T) {
 			}
 		})
 	}
+}
+
+// without returns events less e.
+func without(events []byte, e byte) []byte {
+	return slices.DeleteFunc(slices.Clone(events), func(x byte) bool { return x == e })
 }
 
 // TestCapabilitiesWriteQueue: the outbound queue length is Mochi's default unless one is given.
