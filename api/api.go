@@ -27,6 +27,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -113,6 +114,9 @@ type Config struct {
 	// Rules is the rules engine behind the topic rule operations (rules.go); nil leaves them
 	// out.
 	Rules *rules.Engine
+	// Provisioning is the fleet provisioning service behind the provisioning template
+	// operations and CreateProvisioningClaim; nil leaves them out.
+	Provisioning *provisioning.Service
 }
 
 // CSRSigner issues a device certificate (PEM) for the public key of a certificate signing

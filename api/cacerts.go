@@ -79,6 +79,9 @@ func (s *server) registerCACertificate(c *call) (any, error) {
 	}
 	if in.RegistrationConfig != nil {
 		ri.RegistrationConfig = registry.RegistrationConfig(*in.RegistrationConfig)
+		if err := s.checkRegistrationConfig(ri.RegistrationConfig); err != nil {
+			return nil, err
+		}
 	}
 	ca, err := s.reg.RegisterCACertificate(ri)
 	if err != nil {
@@ -159,6 +162,9 @@ func (s *server) updateCACertificate(c *call) (any, error) {
 	if in.RegistrationConfig != nil {
 		rc := registry.RegistrationConfig(*in.RegistrationConfig)
 		ui.RegistrationConfig = &rc
+		if err := s.checkRegistrationConfig(rc); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.reg.UpdateCACertificate(id, ui); err != nil {
 		return nil, fmt.Errorf("update CA certificate %s: %w", id, err)

@@ -110,6 +110,8 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/principals/things-v2", "ListPrincipalThingsV2", s.listPrincipalThingsV2)
 	// Role aliases, billing groups, logging options, fleet indexing (controlplane.go).
 	s.addControlPlaneRoutes(&rt)
+	// Fleet provisioning (provisioning.go).
+	s.provisioningRoutes(&rt)
 	// Endpoint.
 	rt.add(http.MethodGet, "/endpoint", "DescribeEndpoint", s.describeEndpoint)
 	// Jobs (jobs.go).

@@ -26,6 +26,7 @@ import (
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/listener"
 	"github.com/iotcore-local/iotcore-local/pki"
+	"github.com/iotcore-local/iotcore-local/provisioning"
 	"github.com/iotcore-local/iotcore-local/registry"
 	"github.com/iotcore-local/iotcore-local/rules"
 	"github.com/iotcore-local/iotcore-local/shadow"
@@ -70,6 +71,8 @@ type Emulator struct {
 	index     *index.Index
 	tempCreds *api.TemporaryCredentials
 	iotLog    *iotLogLevel
+
+	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -138,6 +141,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openJobs(); err != nil {
 		return err
 	}
+	if err := e.openProvisioning(); err != nil {
+		return err
+	}
 	e.startGCFloor()
 	if err := e.startBroker(); err != nil {
 		return err
@@ -186,7 +192,7 @@ func (e *Emulator) startBroker() error {
 	})
 	var lifecycle *hooks.Lifecycle
 	e.authorizer = hooks.NewAuthorizer(hooks.AuthorizerOptions{
-		Directory: e.registry, Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
+		Directory: e.directory(), Region: e.cfg.Region, Account: e.cfg.Account, Profile: e.cfg.Profile,
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
@@ -195,8 +201,13 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
 		OnPresence: e.presenceChanged,
 	})
+	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
+		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),
+		Receive: func(cl *mqtt.Client, topic string) bool { return e.authorizer.OnACLCheck(cl, topic, false) },
+	})
 	jobsRouter := hooks.NewJobs(hooks.JobsOptions{Service: e.jobs, Server: e.broker, Authorizer: e.authorizer, Logger: e.log.With("component", "jobs")})
-	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter})
+	shadows := hooks.NewShadowService(hooks.ShadowOptions{Service: e.shadows, Server: e.broker, Logger: e.log.With("component", "shadow"), Jobs: jobsRouter,
+		Provisioning: provisioner})
 	if err := e.openRules(); err != nil {
 		return err
 	}
@@ -210,9 +221,9 @@ func (e *Emulator) startBroker() error {
 	if err != nil {
 		return fmt.Errorf("open session store: %w", err)
 	}
-	// The store comes last: it records only what every other hook let through.
 	// One hook reads arriving packets for the profile and the authorizer (hooks.ReadDispatch:
 	// one packet copy per read instead of one per hook).
+	// The store comes last: it records only what every other hook let through.
 	reads := hooks.NewReadDispatch(profile, e.authorizer)
 	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
@@ -313,7 +324,7 @@ func bindError(flag, addr string, err error) error {
 func (e *Emulator) certificateStatus(id string) (string, bool) {
 	c, err := e.registry.DescribeCertificate(id)
 	if err != nil {
-		return "", false
+		return e.claimStatus(id)
 	}
 	return string(c.Status), true
 }
@@ -349,6 +360,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		LoggingChanged:       e.iotLog.set,
 		Jobs:                 e.jobs,
 		Rules:                e.rules,
+		Provisioning:         e.provisioning,
 	})
 }
 
@@ -421,6 +433,11 @@ func (e *Emulator) Close() error {
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close shadow store: %w", err))
+			}
+		}
+		if e.provisioning != nil {
+			if err := e.provisioning.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close provisioning store: %w", err))
 			}
 		}
 		if e.registry != nil {

@@ -33,6 +33,10 @@ type Seed struct {
 	// TLSFaults are fault injection rules, NAME[@TARGET], as serve --tls-fault takes them.
 	TLSFaults []string   `json:"tlsFaults"`
 	Rules     []SeedRule `json:"rules"`
+
+	// Fleet provisioning (provisioning.go).
+	ProvisioningTemplates []SeedProvisioningTemplate `json:"provisioningTemplates"`
+	ClaimCertificates     []SeedClaimCertificate     `json:"claimCertificates"`
 }
 
 // SeedFunction routes a function's invocations to a URL, as serve --function ARN=URL does.
@@ -251,6 +255,9 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := e.checkSeedRules(seed.Rules); err != nil {
 		return err
 	}
+	if err := e.validateProvisioningSeed(seed); err != nil {
+		return err
+	}
 	if rules, _ := parseTLSFaults(seed.TLSFaults, "tlsFaults"); e.faults != nil {
 		if err := e.addTLSFaults(rules); err != nil {
 			return fmt.Errorf("tlsFaults: %w", err)
@@ -287,7 +294,10 @@ func (e *Emulator) ApplySeed(ctx context.Context, seed *Seed, baseDir string) er
 	if err := e.applySeedJobs(seed.Jobs); err != nil {
 		return err
 	}
-	return e.applySeedRules(seed.Rules)
+	if err := e.applySeedRules(seed.Rules); err != nil {
+		return err
+	}
+	return e.applyProvisioningSeed(ctx, seed, baseDir)
 }
 
 // ensureThingTypes creates the declared thing types and those the seed's things name.

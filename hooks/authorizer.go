@@ -151,6 +151,9 @@ func (a *Authorizer) justInTime(peer *x509.Certificate, err error) string {
 		if aerr != nil {
 			a.log.Warn("just-in-time registration failed", "error", aerr)
 		}
+		if registered && cert.Status == registry.StatusActive {
+			return fmt.Sprintf("certificate %s was unknown and is now provisioned just in time from CA %s's template; connect again", cert.ID, cert.CACertificateID)
+		}
 		if registered {
 			return fmt.Sprintf("certificate %s was unknown and is now registered PENDING_ACTIVATION by just-in-time registration (CA %s); activate it and connect again", cert.ID, cert.CACertificateID)
 		}

@@ -23,7 +23,8 @@ import (
 //   - stock: no hook (what stock Mochi pays);
 //   - emulator: the emulator's hooks in its order (emulator/emulator.go), the services present with nothing to do
 //     (no rule, no job, a telemetry topic that is no shadow request);
-//   - emulator-without-services: the same without the shadow (and jobs) hook and the rules hook.
+//   - emulator-without-services: the same without the shadow hook (which routes jobs and
+//     provisioning too) and the rules hook.
 //
 // The difference between the last two is what idle services cost the message path.
 func BenchmarkMessagePath(b *testing.B) {
@@ -69,7 +70,8 @@ func BenchmarkMessagePath(b *testing.B) {
 	}
 	b.Cleanup(func() { engine.Close() })
 	jobsRouter := NewJobs(JobsOptions{Service: jobService, Authorizer: authorizer, Logger: log})
-	shadowHook := NewShadowService(ShadowOptions{Service: shadows, Logger: log, Jobs: jobsRouter})
+	provisioner := NewProvisioningService(ProvisioningOptions{Logger: log}) // sees no $aws/ topic here
+	shadowHook := NewShadowService(ShadowOptions{Service: shadows, Logger: log, Jobs: jobsRouter, Provisioning: provisioner})
 	rulesHook := NewRules(RulesOptions{Engine: engine, Principals: authorizer, Logger: log})
 
 	reads := NewReadDispatch(profile, authorizer) // as the emulator adds its hooks

@@ -16,6 +16,9 @@ type ShadowOptions struct {
 	Logger  *slog.Logger
 	// Jobs, when set, answers the requests under $aws/things/{thing}/jobs/ (see Jobs).
 	Jobs *Jobs
+	// Provisioning, when set, answers the fleet provisioning requests under
+	// $aws/certificates/ and $aws/provisioning-templates/ (see ProvisioningService).
+	Provisioning *ProvisioningService
 }
 
 // ShadowService is the Mochi hook that serves the Device Shadow MQTT API: a publish to
@@ -54,7 +57,9 @@ func (h *ShadowService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	// never on request topics, so they cannot loop.
 	key, op, ok := shadow.ParseTopic(pk.TopicName)
 	if !ok {
-		h.opts.Jobs.route(cl, pk)
+		if !h.opts.Jobs.route(cl, pk) {
+			h.opts.Provisioning.route(cl, pk)
+		}
 		return
 	}
 	res := h.opts.Service.Handle(key, op, pk.Payload)

@@ -98,7 +98,12 @@ func (r *Registry) AttachPolicy(policyName, target string) error {
 	if err != nil {
 		return err
 	}
-	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+	return r.update(r.attachPolicyTx(policyName, target, t))
+}
+
+// attachPolicyTx is AttachPolicy inside a write transaction (for Provision too).
+func (r *Registry) attachPolicyTx(policyName, target string, t policyTarget) func(tx *bbolt.Tx, emit func(Event)) error {
+	return func(tx *bbolt.Tx, emit func(Event)) error {
 		if _, err := getPolicy(tx, policyName); err != nil {
 			return err
 		}
@@ -132,7 +137,7 @@ func (r *Registry) AttachPolicy(policyName, target string) error {
 			return err
 		}
 		return notifyTarget(tx, emit, t, policyName)
-	})
+	}
 }
 
 // notifyTarget tells the connections whose policies a change of t's policies affects: the
@@ -373,7 +378,12 @@ func (r *Registry) AttachThingPrincipal(thingName, principal string, typ ThingPr
 	if err != nil {
 		return err
 	}
-	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+	return r.update(r.attachThingPrincipalTx(thingName, principal, id, typ))
+}
+
+// attachThingPrincipalTx is AttachThingPrincipal inside a write transaction (for Provision too).
+func (r *Registry) attachThingPrincipalTx(thingName, principal, id string, typ ThingPrincipalType) func(tx *bbolt.Tx, emit func(Event)) error {
+	return func(tx *bbolt.Tx, emit func(Event)) error {
 		if _, err := getThing(tx, thingName); err != nil {
 			return err
 		}
@@ -413,7 +423,7 @@ func (r *Registry) AttachThingPrincipal(thingName, principal string, typ ThingPr
 		}
 		emit(Event{Kind: AttachmentChanged, CertificateID: id})
 		return nil
-	})
+	}
 }
 
 // DetachThingPrincipal detaches a principal from a thing. The thing must exist (ErrNotFound);

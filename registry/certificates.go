@@ -181,7 +181,12 @@ func (r *Registry) UpdateCertificateStatus(id string, status CertificateStatus) 
 	case status == StatusPendingTransfer || status == StatusPendingActivation:
 		return newError(ErrInvalidRequest, "The certificate status cannot be set to %s", status)
 	}
-	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+	return r.update(r.setCertificateStatusTx(id, status))
+}
+
+// setCertificateStatusTx is UpdateCertificateStatus inside a write transaction (for Provision too).
+func (r *Registry) setCertificateStatusTx(id string, status CertificateStatus) func(tx *bbolt.Tx, emit func(Event)) error {
+	return func(tx *bbolt.Tx, emit func(Event)) error {
 		c, err := getCert(tx, id)
 		if err != nil {
 			return err
@@ -200,7 +205,7 @@ func (r *Registry) UpdateCertificateStatus(id string, status CertificateStatus) 
 		}
 		emit(Event{Kind: CertificateStatusChanged, CertificateID: id, Status: status})
 		return nil
-	})
+	}
 }
 
 // DeleteCertificate deletes a certificate. An ACTIVE one gives ErrCertificateState; one with things

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
@@ -40,7 +41,17 @@ func (r *Registry) CreatePolicyWithTags(name, document string, tags []Tag) (Poli
 		CreationDate:     now,
 		LastModifiedDate: now,
 	}
-	err = r.update(func(tx *bbolt.Tx, _ func(Event)) error {
+	err = r.update(insertPolicyTx(p, document, tagged, now))
+	if err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// insertPolicyTx stores a new policy with its first version and tags (for Provision too).
+func insertPolicyTx(p Policy, document string, tagged map[string]string, now time.Time) func(tx *bbolt.Tx, emit func(Event)) error {
+	name := p.Name
+	return func(tx *bbolt.Tx, _ func(Event)) error {
 		b := tx.Bucket(bucketPolicies)
 		if b.Get([]byte(name)) != nil {
 			return alreadyExists(name, p.ARN, "Policy %s already exists", name)
@@ -56,11 +67,7 @@ func (r *Registry) CreatePolicyWithTags(name, document string, tags []Tag) (Poli
 			return err
 		}
 		return setLastVersionNo(tx, name, 1)
-	})
-	if err != nil {
-		return Policy{}, err
 	}
-	return p, nil
 }
 
 // checkPolicyDocument applies the document rules of CreatePolicy, cheapest first.

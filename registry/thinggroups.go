@@ -472,7 +472,12 @@ func (r *Registry) AddThingToThingGroup(groupName, thingName string) error {
 	if err := validThingName(thingName); err != nil {
 		return err
 	}
-	return r.update(func(tx *bbolt.Tx, emit func(Event)) error {
+	return r.update(r.addThingToGroupTx(groupName, thingName))
+}
+
+// addThingToGroupTx is AddThingToThingGroup inside a write transaction (for Provision too).
+func (r *Registry) addThingToGroupTx(groupName, thingName string) func(tx *bbolt.Tx, emit func(Event)) error {
+	return func(tx *bbolt.Tx, emit func(Event)) error {
 		g, err := getGroup(tx, groupName)
 		if err != nil {
 			return err
@@ -525,7 +530,7 @@ func (r *Registry) AddThingToThingGroup(groupName, thingName string) error {
 		}
 		emit(Event{Kind: MembershipChanged, ThingName: thingName, GroupName: groupName, Added: true})
 		return r.notifyIfPolicies(tx, emit, g, thingName)
-	})
+	}
 }
 
 // RemoveThingFromThingGroup removes a thing from a group. Both must exist (ErrNotFound);

@@ -86,4 +86,3 @@ func resultJSON(payload []byte) json.RawMessage {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-

@@ -31,6 +31,7 @@ usage:
   iotcore-local probe HOST:PORT [--cafile F] [--cert F --key F] [--sni NAME] [--alpn LIST]... [--json FILE|-]
   iotcore-local health [--endpoint-url URL]                 # exit 0 when serve answers /health
   iotcore-local --version
+  iotcore-local provisioning template create|list|describe ... | claim create TEMPLATE --out DIR  # "provisioning -h"
 
 The admin verbs call the HTTP API at --endpoint-url (default http://127.0.0.1:4580).
 Run "iotcore-local VERB -h" for a verb's flags.
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "probe":
 		return probeCmd(ctx, rest, stdout, stderr)
+	case "provisioning":
+		return cleanError(provisioningCmd(ctx, rest, stdout, stderr))
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
