@@ -2,63 +2,50 @@ package hooks
 
 import (
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// fakeReader records its calls and answers with err, setting the packet id to id on success.
-type fakeReader struct {
-	calls int
-	id    uint16
-	err   error
-}
-
-func (f *fakeReader) read(_ *mqtt.Client, pk *packets.Packet) error {
-	f.calls++
-	if f.err != nil {
-		return f.err
-	}
-	pk.PacketID = f.id
-	return nil
-}
-
-// TestReadDispatch checks Mochi's semantics of a chain of OnPacketRead hooks: each reader sees
-// the packet as the one before left it, a rejection stops the chain and is returned, another
-// error skips the reader.
+// TestReadDispatch checks that ReadDispatch answers as the profile and authorizer hooks did
+// when Mochi called each itself: a publish within AWS's limits passes unchanged, one over them
+// is rejected (Mochi then ends the connection), and the wrapped hooks no longer take
+// OnPacketRead, so that no packet is checked twice.
 func TestReadDispatch(t *testing.T) {
-	reject := &ProtocolLimit{Reason: "too long"}
-	for _, tc := range []struct {
-		name       string
-		first      error
-		wantErr    error
-		wantID     uint16
-		wantSecond int
-	}{
-		{"both pass", nil, nil, 2, 1},
-		{"first rejects", reject, packets.ErrRejectPacket, 0, 0},
-		{"first fails without rejecting", errors.New("odd"), nil, 2, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a, b := &fakeReader{id: 1, err: tc.first}, &fakeReader{id: 2}
-			d := &ReadDispatch{readers: []packetReader{a, b}}
-			pk, err := d.OnPacketRead(&mqtt.Client{}, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}})
-			if !errors.Is(err, packets.ErrRejectPacket) && tc.wantErr != nil || tc.wantErr == nil && err != nil {
-				t.Fatalf("error %v, want %v", err, tc.wantErr)
-			}
-			if b.calls != tc.wantSecond {
-				t.Fatalf("second reader called %d times, want %d", b.calls, tc.wantSecond)
-			}
-			if err == nil && pk.PacketID != tc.wantID {
-				t.Fatalf("packet id %d, want %d", pk.PacketID, tc.wantID)
-			}
-		})
-	}
-	// NewReadDispatch takes OnPacketRead over from the hooks it wraps.
-	p, a := NewProfile(ProfileOptions{AWS: true}), NewAuthorizer(AuthorizerOptions{Profile: "aws"})
-	NewReadDispatch(p, a)
+	log := slog.New(slog.DiscardHandler)
+	p := NewProfile(ProfileOptions{AWS: true, Logger: log})
+	a := NewAuthorizer(AuthorizerOptions{Profile: "aws", Logger: log})
+	d := NewReadDispatch(p, a)
 	if p.Provides(mqtt.OnPacketRead) || a.Provides(mqtt.OnPacketRead) {
 		t.Fatal("a wrapped hook still provides OnPacketRead")
+	}
+	cl := benchClient("device-1")
+	for _, tc := range []struct {
+		name   string
+		topic  string
+		reject bool
+	}{
+		{"within limits", "things/device-1/telemetry", false},
+		{"topic over 256 bytes", "things/" + strings.Repeat("x", 300), true},
+		{"more than 7 slashes", "a/b/c/d/e/f/g/h/i", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: tc.topic, PacketID: 9, Payload: []byte("x")}
+			out, err := d.OnPacketRead(cl, in)
+			if got := errors.Is(err, packets.ErrRejectPacket); got != tc.reject {
+				t.Fatalf("rejected %v (error %v), want %v", got, err, tc.reject)
+			}
+			// Each hook alone gives the same answer.
+			_, perr := p.OnPacketRead(cl, in)
+			if errors.Is(perr, packets.ErrRejectPacket) != tc.reject {
+				t.Fatalf("profile alone: error %v", perr)
+			}
+			if !tc.reject && (out.TopicName != in.TopicName || out.PacketID != in.PacketID) {
+				t.Fatalf("packet changed: %q id %d", out.TopicName, out.PacketID)
+			}
+		})
 	}
 }
