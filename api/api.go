@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/index"
 	"github.com/iotcore-local/iotcore-local/jobs"
 	"github.com/iotcore-local/iotcore-local/pki"
@@ -62,6 +63,9 @@ type Config struct {
 	TLSFaults TLSFaultSet
 	// Console is the web console, served at /console/ (GET / redirects there); nil serves none.
 	Console http.Handler
+	// ConsoleCredential signs the /mqtt URLs POST /_iotcore/console/mqtt-url hands the
+	// console's MQTT test client (consolemqtt.go); nil answers 404 there.
+	ConsoleCredential *ConsoleCredential
 	// Done is closed when the emulator stops, so long-lived responses (the transcript stream)
 	// end and the HTTP servers can shut down. May be nil.
 	Done <-chan struct{}
@@ -93,6 +97,9 @@ type Config struct {
 	// (update/accepted, update/delta, update/documents, delete/accepted; never /rejected). The
 	// emulator passes the broker's hooks.Publish; nil drops them.
 	ShadowPublish func(pubs []shadow.Publication)
+	// Authorizers is the custom authorizers service behind CreateAuthorizer and the rest; nil
+	// leaves those operations out.
+	Authorizers *authorizers.Service
 	// ShadowNow is the clock of the shadow documents, for ListNamedShadowsForThing's timestamp;
 	// nil is time.Now.
 	ShadowNow func() time.Time

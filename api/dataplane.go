@@ -114,6 +114,9 @@ type permission struct {
 // ForbiddenException. A SigV4 or anonymous caller is allowed: the emulator has no IAM.
 func (s *server) authorize(c *call, perms ...permission) error {
 	who := callerOf(c.r)
+	if who.kind == callerCustomAuth {
+		return s.authorizeCustom(who, perms)
+	}
 	if who.kind != callerCertificate {
 		return nil
 	}

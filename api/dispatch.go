@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/iotcore-local/iotcore-local/auth"
 )
 
 // This file decides, before any operation runs, who is calling and which API answers.
@@ -40,6 +42,7 @@ const (
 	callerAnonymous   callerKind = iota // no signature (accepted unless SigV4Strict)
 	callerSigV4                         // a SigV4 signature, verified when the key is known
 	callerCertificate                   // a TLS client certificate
+	callerCustomAuth                    // a custom authorizer's answer (HTTPS publish)
 )
 
 // caller is who made a request, as the operations see it.
@@ -49,6 +52,8 @@ type caller struct {
 	verified    bool              // SigV4: the signature was checked against a known secret
 	service     string            // SigV4: the credential scope's service
 	certificate *x509.Certificate // certificate callers
+	principal   string            // custom-auth callers: the answer's principalId
+	policies    *auth.Compiled    // custom-auth callers: the answer's policies
 	// plane is the service name of the API that answered ("iot", "iotdata", "iot-jobs-data"),
 	// or the comma-separated list of those tried when none had the operation.
 	plane string
@@ -124,6 +129,13 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 		return nil, nil, r, err
 	}
 	if sig == nil {
+		if who, ok, err := s.customAuthCaller(r); ok {
+			if err != nil {
+				return nil, nil, r, err
+			}
+			rt, vars, err := s.matchPlanes(&who, r.Method, path, s.data)
+			return rt, vars, withCaller(r, who), err
+		}
 		if s.cfg.SigV4Strict {
 			return nil, nil, r, sigError(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		}

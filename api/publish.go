@@ -245,6 +245,8 @@ func (c caller) describe() string {
 	switch c.kind {
 	case callerCertificate:
 		return "certificate"
+	case callerCustomAuth:
+		return "custom-auth:" + c.principal
 	case callerSigV4:
 		if c.verified {
 			return "sigv4:" + c.accessKey

@@ -38,6 +38,9 @@ func (rt *router) add(method, pattern, op string, h func(*call) (any, error)) {
 // routeTable lists every operation the API serves.
 func (s *server) routeTable() router {
 	var rt router
+	if s.cfg.Authorizers != nil {
+		s.authorizerRoutes(&rt)
+	}
 	// Things.
 	rt.add(http.MethodGet, "/things", "ListThings", s.listThings)
 	rt.add(http.MethodPost, "/things/{thingName}", "CreateThing", s.createThing)
@@ -126,6 +129,7 @@ func (s *server) routeTable() router {
 	rt.add(http.MethodGet, "/_iotcore/tls-faults", "ListTLSFaults", s.tlsFaults)
 	rt.add(http.MethodPost, "/_iotcore/tls-faults", "AddTLSFault", s.addTLSFault)
 	rt.add(http.MethodDelete, "/_iotcore/tls-faults", "DeleteTLSFault", s.deleteTLSFault)
+	rt.add(http.MethodPost, "/_iotcore/console/mqtt-url", "ConsoleMQTTURL", s.consoleMQTTURL)
 	return rt
 }
 

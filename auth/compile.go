@@ -20,6 +20,10 @@ type Compiled struct {
 	byAction   [numKnownActions]statementLists
 	any        statementLists // for actions outside knownActions: every effective statement
 	policies   int            // how many documents were compiled, for Explain
+	// and, when set, must allow too (Both): the IoT policies of a Cognito identity beside its
+	// IAM policy. andLabel names it in explanations.
+	and      *Compiled
+	andLabel string
 }
 
 // statementLists index into Compiled.statements, in policy and document order, split by effect

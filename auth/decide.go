@@ -25,6 +25,11 @@ func (c *Compiled) Decide(action, resourceType, name string) Decision {
 	if idx < 0 {
 		return Decision{Statement: -1}
 	}
+	if allowed && c.and != nil {
+		if d := c.and.Decide(action, resourceType, name); !d.Allowed {
+			return d
+		}
+	}
 	st := &c.statements[idx]
 	return Decision{Allowed: allowed, Policy: st.policy, Statement: st.index}
 }

@@ -22,6 +22,12 @@ func (c *Compiled) Explain(action, resourceType, name string) Decision {
 		st := &c.statements[idx]
 		res := subject{p: [3]string{resourceType, "/", name}}
 		d := Decision{Allowed: allowed, Policy: st.policy, Statement: st.index}
+		if allowed && c.and != nil {
+			if d2 := c.and.Explain(action, resourceType, name); !d2.Allowed {
+				d2.Reason = c.andLabel + " " + d2.Reason
+				return d2
+			}
+		}
 		if allowed {
 			d.Reason = fmt.Sprintf("allowed: %s allows %s on %s (%s)", st.describe(), action, arn, st.matchNote(&res)) + st.conditionNote()
 			if ex := c.excludedCovering(action, &res, true); ex != nil {

@@ -1,7 +1,9 @@
 // Package console is the emulator's web console: plain HTML, CSS and JavaScript embedded in the
 // binary and served on the API address under /console/. The pages are clients of the same HTTP
-// API the AWS SDKs use (unsigned requests, so it needs the API without --sigv4-strict) and of
-// the emulator's own /_iotcore/ routes; nothing is fetched from elsewhere at run time.
+// API the AWS SDKs use (unsigned requests, so it needs the API without --sigv4-strict), of the
+// emulator's own /_iotcore/ routes, and of MQTT over WebSocket at /mqtt with a URL the emulator
+// presigns for them (POST /_iotcore/console/mqtt-url); nothing is fetched from elsewhere at run
+// time.
 package console
 
 import (

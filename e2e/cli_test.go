@@ -322,7 +322,16 @@ func TestCLIWithMosquittoAndOpenSSL(t *testing.T) {
 		}
 	})
 	t.Run("openssl with mqtt", func(t *testing.T) {
-		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -alpn mqtt -msg", s.alpn))
+		// mqtt is the custom-authorizer personality: the handshake completes, mqtt is selected and
+		// no client certificate is requested.
+		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -alpn mqtt -CAfile %s -msg",
+			s.alpn, filepath.Join(s.dir, "lab-pub", "root-ca.pem")))
+		if !strings.Contains(out, "ALPN protocol: mqtt") || strings.Contains(out, "CertificateRequest") {
+			t.Fatalf("want mqtt selected and no CertificateRequest:\n%s", out)
+		}
+	})
+	t.Run("openssl with an unknown ALPN", func(t *testing.T) {
+		out, _ := run(t, "sh", "-c", fmt.Sprintf("echo | openssl s_client -connect %s -servername localhost -alpn foo -msg", s.alpn))
 		if !strings.Contains(out, "no application protocol") || strings.Contains(out, "CertificateRequest") {
 			t.Fatalf("want alert no_application_protocol and no CertificateRequest:\n%s", out)
 		}

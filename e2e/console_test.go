@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,10 +71,11 @@ func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// TestConsoleInChromium loads each page of the console in a real browser, publishes from the
-// page and sees the message arrive in mosquitto_sub, and keeps a screenshot of every page.
+// TestConsoleInChromium loads each page of the console in a real browser; its MQTT test client
+// connects over MQTT/WebSocket, publishes a message that mosquitto_sub (mutual TLS) receives,
+// subscribes and shows what mosquitto_pub (mutual TLS) publishes; a screenshot of every page.
 func TestConsoleInChromium(t *testing.T) {
-	needTools(t, "chromium", "mosquitto_sub")
+	needTools(t, "chromium", "mosquitto_sub", "mosquitto_pub")
 	emu := startEmulator(t, "", func(c *emulator.Config) { c.Demo = true })
 	shots := screenshotDir(t)
 	demo := filepath.Join(emu.DataDir(), "demo")
@@ -192,10 +195,20 @@ func TestConsoleInChromium(t *testing.T) {
 		}},
 		{"mqtt", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(emu.APIURL() + "/console/#mqtt"),
-			chromedp.Poll[chromedp.Void](`!document.querySelector("#mqtt-status").textContent.startsWith("not connected")`, chromedp.WithPollingTimeout(20*time.Second)),
+			chromedp.Poll[chromedp.Void](`document.querySelector("#mqtt-status").dataset.mode === "websocket" || document.querySelector("#mqtt-status").dataset.mode === "http"`, chromedp.WithPollingTimeout(20*time.Second)),
+			into(chromedp.Text(`#mqtt-status`), &text),
+			into(chromedp.Text(`#mqtt-identity`), &location),
 			chromedp.SetValue(`#pub-topic`, "demo/from-console"),
 			chromedp.SetValue(`#pub-payload`, "hello from chromium"),
-		}, nil},
+		}, func() string {
+			if !strings.Contains(text, "connected over MQTT/WebSocket to ws://") {
+				return "the page did not connect over MQTT/WebSocket: " + text
+			}
+			if !strings.Contains(location, "AKIACONSOLE") {
+				return "the page does not say which identity it uses: " + location
+			}
+			return ""
+		}},
 	}
 	for _, s := range steps {
 		if err := chromedp.Do(ctx, append(s.actions, shot(s.name))...); err != nil {
@@ -207,6 +220,11 @@ func TestConsoleInChromium(t *testing.T) {
 			}
 		}
 	}
+	// The page's connection is MQTT over WebSocket on the API address, as a console- client.
+	transcriptFor(t, emu, func(r listener.Record) bool {
+		return strings.HasPrefix(r.ClientID, "console-") && r.Personality == listener.PersonalityMQTTWS && r.Open
+	})
+
 	// Publish from the page until mosquitto_sub has the message (its SUBSCRIBE may still be
 	// on its way when the first publish goes out).
 	deadline := time.Now().Add(30 * time.Second)
@@ -219,13 +237,162 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		status, _ := chromedp.Run(ctx, chromedp.TextContent(`#pub-status`))
-		if strings.Contains(status, "failed") {
-			t.Fatalf("publish from the page: %s", status)
+		if !strings.HasPrefix(status, "published to demo/from-console over MQTT") {
+			t.Fatalf("publish from the page did not go over MQTT/WebSocket: %s", status)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 	if err := chromedp.Do(ctx, shot("mqtt-published")); err != nil {
 		t.Fatal(err)
 	}
+
+	// The reverse: the page subscribes, mosquitto_pub publishes over mutual TLS (as the demo
+	// device, whose policy allows only its own client id: the subscriber leaves first).
+	_ = sub.Process.Kill()
+	_ = sub.Wait()
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#sub-topic`, "demo/to-console/#"),
+		chromedp.SetValue(`#sub-qos`, "1"),
+		chromedp.Click(`#sub-button`),
+		chromedp.WaitVisible(`#subscriptions li[data-filter="demo/to-console/#"][data-state="ok"]`),
+	); err != nil {
+		t.Fatalf("subscribe in the page: %v", err)
+	}
+	pub := func() {
+		out, err := exec.Command("mosquitto_pub", "-h", "localhost", "-p", port, "--tls-alpn", "x-amzn-mqtt-ca",
+			"--cafile", emu.RootCAFile(), "--cert", filepath.Join(demo, "certificate.pem.crt"), "--key", filepath.Join(demo, "private.pem.key"),
+			"-i", "demo-device", "-q", "1", "-t", "demo/to-console/a", "-m", `{"from":"mosquitto_pub"}`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v: %s", err, out)
+		}
+	}
+	pub()
+	if err := chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#messages li[data-topic="demo/to-console/a"]')].some((li) => li.textContent.includes('{"from":"mosquitto_pub"}'))`,
+			chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#messages`), &text),
+		shot("mqtt-received"),
+	); err != nil {
+		t.Fatalf("the page did not show the message mosquitto_pub sent: %v", err)
+	}
+	if !strings.Contains(text, "QoS 1") {
+		t.Errorf("the message list lacks the delivery QoS: %s", text)
+	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// TestConsoleMQTTFallbackInChromium: under --sigv4-strict the emulator signs no /mqtt URL for an
+// unsigned page; the MQTT test client says so, does not subscribe, and its publish goes to the
+// HTTP Publish API, which --sigv4-strict refuses too.
+func TestConsoleMQTTFallbackInChromium(t *testing.T) {
+	needTools(t, "chromium")
+	emu := startEmulator(t, "", func(c *emulator.Config) {
+		c.SigV4Strict = true
+		c.Credentials = map[string]string{"AKIDSTRICT": "strict-secret"}
+	})
+	ctx := browser(t)
+	var status, pub, sub string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(emu.APIURL()+"/console/#mqtt"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#mqtt-status").dataset.mode === "http"`, chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#mqtt-status`), &status),
+		chromedp.SetValue(`#sub-topic`, "demo/#"),
+		chromedp.Click(`#sub-button`),
+		chromedp.WaitVisible(`#subscriptions li[data-filter="demo/#"][data-state="bad"]`),
+		into(chromedp.Text(`#subscriptions`), &sub),
+		chromedp.Click(`#pub-button`),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#pub-status").textContent !== ""`, chromedp.WithPollingTimeout(20*time.Second)),
+		into(chromedp.Text(`#pub-status`), &pub),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status, "MQTT over WebSocket is unavailable") || !strings.Contains(status, "--sigv4-strict") ||
+		!strings.Contains(status, "HTTP Publish API") {
+		t.Errorf("status does not say why the WebSocket is not used: %q", status)
+	}
+	if !strings.Contains(sub, "not subscribed") {
+		t.Errorf("subscription: %q", sub)
+	}
+	if !strings.Contains(pub, "publish failed: 403") {
+		t.Errorf("HTTP publish under --sigv4-strict: %q", pub)
+	}
+	for _, r := range emu.Connections() {
+		if r.Personality == listener.PersonalityMQTTWS {
+			t.Errorf("a WebSocket connection was made under --sigv4-strict: %+v", r)
+		}
+	}
+}
+
+// TestConsoleMQTTURLWithPaho: the URL the console route hands out opens MQTT over WebSocket for a
+// paho client too, ws:// on the API address and wss:// when asked over HTTPS on 443, with the
+// console identity (allowed everything); a URL from another emulator start is refused.
+func TestConsoleMQTTURLWithPaho(t *testing.T) {
+	emu := startEmulator(t, "", func(c *emulator.Config) { c.Demo = false })
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: trustEmulator(t, emu, nil)}}
+	t.Cleanup(https.CloseIdleConnections)
+	grant := func(client *http.Client, base string) (u, key string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+"/_iotcore/console/mqtt-url", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", base)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ URL, AccessKeyID string }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %v", base, resp.StatusCode, err)
+		}
+		return out.URL, out.AccessKeyID
+	}
+	for _, tc := range []struct {
+		name, scheme string
+		client       *http.Client
+		base         string
+		personality  string
+	}{
+		{"API address", "ws", http.DefaultClient, emu.APIURL(), listener.PersonalityMQTTWS},
+		{"443 over HTTPS", "wss", https, "https://" + emu.ALPNAddr(), listener.PersonalityMQTTWSS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, key := grant(tc.client, tc.base)
+			if !strings.HasPrefix(u, tc.scheme+"://") {
+				t.Fatalf("url %q, want %s://", u, tc.scheme)
+			}
+			id := "console-paho-" + tc.scheme
+			c, err := wsPaho(t, emu, u, id, nil)
+			if err != nil {
+				t.Fatalf("connect with the console URL: %v", err)
+			}
+			handler, got := msgCollector()
+			if err := wait(t, c.Subscribe("$aws/things/anything/shadow/#", 1, handler)); err != nil {
+				t.Fatal(err)
+			}
+			if err := wait(t, c.Publish("$aws/things/anything/shadow/x", 1, false, "console")); err != nil {
+				t.Fatal(err)
+			}
+			if m := nextMessage(t, got, "own publish"); m.payload != "console" {
+				t.Fatalf("got %+v", m)
+			}
+			r := transcriptFor(t, emu, func(r listener.Record) bool { return r.ClientID == id })
+			if r.Personality != tc.personality || !strings.Contains(r.Detail, key) {
+				t.Fatalf("transcript %s / %q, want %s naming %s", r.Personality, r.Detail, tc.personality, key)
+			}
+		})
+	}
+
+	other := startEmulator(t, "", func(c *emulator.Config) { c.Demo = false })
+	u, _ := grant(http.DefaultClient, other.APIURL())
+	u = strings.Replace(u, strings.TrimPrefix(other.APIURL(), "http://"), strings.TrimPrefix(emu.APIURL(), "http://"), 1)
+	_, resp, err := dialWS(t, emu, u, "mqtt")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another start's console URL: %v, %+v", err, resp)
+	}
+	if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "reload the console") {
+		t.Fatalf("another start's console URL: %s", body)
+	}
 }

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	removeLambdaTools()
 	os.Exit(code)
 }
 

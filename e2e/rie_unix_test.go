@@ -25,7 +25,7 @@ var rieBuild struct {
 
 // buildLambdaTools builds the RIE and e2e/lambdas/authorizer into a folder kept until the test
 // binary ends.
-func buildLambdaTools(t *testing.T) string {
+func buildLambdaTools(t testing.TB) string {
 	t.Helper()
 	rieBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "iotcore-rie-")
@@ -52,19 +52,28 @@ func buildLambdaTools(t *testing.T) string {
 	return rieBuild.dir
 }
 
+// removeLambdaTools removes what buildLambdaTools built; TestMain calls it when the tests end.
+func removeLambdaTools() {
+	if rieBuild.dir != "" {
+		os.RemoveAll(rieBuild.dir)
+	}
+}
+
 // startRIE runs the authorizer function behind a Runtime Interface Emulator on a free loopback
 // port and returns its Invoke URL. The RIE and the function it started are stopped when the
 // test ends.
-func startRIE(t *testing.T) string {
+func startRIE(t testing.TB) string {
 	t.Helper()
-	needTools(t, "go")
+	if tt, ok := t.(*testing.T); ok {
+		needTools(tt, "go")
+	}
 	dir := buildLambdaTools(t)
 	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
+		addr := freeLoopback(t)
 		// The Runtime API the function polls defaults to 127.0.0.1:9001, which a second RIE (a
 		// parallel test, another package's) could not bind: each gets a free port of its own.
 		cmd := exec.Command(filepath.Join(dir, "aws-lambda-rie"),
-			"--runtime-interface-emulator-address", addr, "--runtime-api-address", freeAddr(t), "--log-level", "error",
+			"--runtime-interface-emulator-address", addr, "--runtime-api-address", freeLoopback(t), "--log-level", "error",
 			filepath.Join(dir, "authorizer"))
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=authorizer")
@@ -132,4 +141,15 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// freeLoopback is freeAddr for tests and benchmarks.
+func freeLoopback(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

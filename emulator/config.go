@@ -45,7 +45,19 @@ type Config struct {
 	SigV4Strict   bool              // refuse unsigned requests and unknown access keys
 	Demo          bool              // create the demo device that the start banner's command uses
 	Functions     map[string]string // function ARN (or name) → Invoke URL (--function ARN=URL); others go to the SDK's Lambda endpoint
-	Logger        *slog.Logger      // default slog.Default()
+	// CredentialIdentities gives access keys of Credentials a policy and a Cognito identity
+	// (MQTT over WebSocket); a key without entry is allowed everything.
+	CredentialIdentities map[string]CredentialIdentity
+	// WebSocketTTL ends SigV4 WebSocket connections after this long (WEBSOCKET_TTL_EXPIRATION);
+	// default 24h, as AWS.
+	WebSocketTTL time.Duration
+	// AuthorizerCache keeps custom authorizer answers for their refreshAfterInSeconds across
+	// connections with the same credentials (--authorizer-cache); nil is on.
+	AuthorizerCache *bool
+	// CustomAuthSecond is the unit of an authorizer answer's disconnectAfterInSeconds and
+	// refreshAfterInSeconds; 0 is a second. Tests shorten it to see those timers fire.
+	CustomAuthSecond time.Duration
+	Logger           *slog.Logger // default slog.Default()
 	// Now is the clock of shadow documents and of jobs; nil is time.Now. Tests set it to compare
 	// documents byte for byte, or to move jobs' timers on (then call Jobs().Tick()).
 	Now func() time.Time
@@ -173,6 +185,10 @@ func (c Config) withDefaults() (Config, error) {
 		if _, _, err := functions.ParseRoute(arn + "=" + u); err != nil {
 			errs = append(errs, fmt.Errorf("function: %w", err))
 		}
+	}
+	errs = append(errs, checkCredentialIdentities(c.CredentialIdentities)...)
+	if c.WebSocketTTL < 0 {
+		errs = append(errs, fmt.Errorf("websocket-ttl: %v is negative", c.WebSocketTTL))
 	}
 	if c.SessionExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("session-expiry: %v is shorter than a second", c.SessionExpiry))

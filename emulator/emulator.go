@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/api"
 	"github.com/iotcore-local/iotcore-local/auth"
+	"github.com/iotcore-local/iotcore-local/authorizers"
 	"github.com/iotcore-local/iotcore-local/console"
 	"github.com/iotcore-local/iotcore-local/functions"
 	"github.com/iotcore-local/iotcore-local/hooks"
@@ -41,30 +42,33 @@ type Emulator struct {
 
 	tlsFaultRules []listener.FaultRule // Config.TLSFaults, parsed
 
-	pki         *pki.Authority
-	registry    *registry.Registry
-	shadows     *shadow.Service
-	jobs        *jobs.Service
-	functions   *functions.Client
-	rules       *rules.Engine
-	transcripts *listener.Transcripts // nil with NoTranscripts
-	faults      *listener.Faults
-	done        chan struct{} // closed by Close: long-lived API responses end
-	broker      *mqtt.Server
-	authorizer  *hooks.Authorizer
-	store       *hooks.Store
-	httpBroker  *brokerAdapter
-	unwatch     func()
-	mqtts, alpn *listener.Listener
-	https       *listener.Listener // 8443: HTTPS with a client certificate, outside Mochi
-	httpsDone   chan struct{}
-	apiHandler  http.Handler
-	apiLn       net.Listener
-	apiSrv      *http.Server
-	apiDone     chan struct{}
-	ready       atomic.Bool
-	closeOnce   sync.Once
-	closeErr    error
+	pki          *pki.Authority
+	registry     *registry.Registry
+	shadows      *shadow.Service
+	jobs         *jobs.Service
+	functions    *functions.Client
+	authorizers  *authorizers.Service
+	rules        *rules.Engine
+	transcripts  *listener.Transcripts // nil with NoTranscripts
+	faults       *listener.Faults
+	done         chan struct{} // closed by Close: long-lived API responses end
+	broker       *mqtt.Server
+	authorizer   *hooks.Authorizer
+	store        *hooks.Store
+	httpBroker   *brokerAdapter
+	unwatch      func()
+	mqtts, alpn  *listener.Listener
+	ws           *listener.WebSocket // MQTT over WebSocket at /mqtt (443 and the API address)
+	frontHandler http.Handler        // apiHandler with /mqtt routed to ws
+	https        *listener.Listener  // 8443: HTTPS with a client certificate, outside Mochi
+	httpsDone    chan struct{}
+	apiHandler   http.Handler
+	apiLn        net.Listener
+	apiSrv       *http.Server
+	apiDone      chan struct{}
+	ready        atomic.Bool
+	closeOnce    sync.Once
+	closeErr     error
 
 	// Fleet indexing, the credentials provider's issued keys and the IoT log level
 	// (fleetindex.go, iotlogging.go).
@@ -73,6 +77,8 @@ type Emulator struct {
 	iotLog    *iotLogLevel
 
 	provisioning *provisioning.Service // fleet provisioning and JITP (provisioning.go)
+
+	consoleCred *api.ConsoleCredential // the console's in-memory key for /mqtt (websocket.go)
 }
 
 // New checks the configuration; nothing is opened or bound until Start.
@@ -130,6 +136,9 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	}
 	e.iotLog = newIoTLogLevel()
 	e.iotLog.set(api.StoredLogLevel(e.registry))
+	if e.authorizers, err = e.openAuthorizers(); err != nil {
+		return err
+	}
 	e.shadows, err = shadow.Open(filepath.Join(e.cfg.DataDir, "shadows.db"), shadow.Options{Now: e.cfg.Now,
 		Logger: e.iotLog.wrap(e.log.With("component", "shadow")), OnChange: e.shadowChanged})
 	if err != nil {
@@ -196,6 +205,10 @@ func (e *Emulator) startBroker() error {
 		Server: e.broker, OnRefused: func(cl *mqtt.Client) { lifecycle.ConnectFailed(cl) },
 		StoredCertificate: func(clientID string) (string, bool) { return e.store.CertificateFor(clientID) },
 		Logger:            e.iotLog.wrap(e.log.With("component", "authorizer")),
+		IdentityPolicies:  e.registry.CognitoIdentityPolicies,
+		WebSocketLifetime: e.cfg.WebSocketTTL,
+		CustomAuth:        e.authorizers,
+		CustomAuthSecond:  e.cfg.CustomAuthSecond,
 	})
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
@@ -247,7 +260,10 @@ func (e *Emulator) startBroker() error {
 		return fmt.Errorf("--tls-fault: %w", err)
 	}
 	e.done = make(chan struct{})
+	e.consoleCred = api.NewConsoleCredential(e.cfg.Region, nil)
 	e.apiHandler = e.newAPIHandler()
+	e.ws = e.newWebSocket()
+	e.frontHandler = withWebSocket(e.ws, e.apiHandler)
 	common := listener.Config{
 		Certificate:       e.pki.ServerCertificate,
 		HandshakeTimeout:  e.cfg.HandshakeTimeout,
@@ -262,7 +278,8 @@ func (e *Emulator) startBroker() error {
 	mqtts, alpn := common, common
 	mqtts.ID, mqtts.Address, mqtts.Kind = "mqtts", e.cfg.MQTTAddr, listener.KindMQTTS
 	alpn.ID, alpn.Address, alpn.Kind, alpn.Strict = "alpn", e.cfg.ALPNAddr, listener.KindALPN, e.cfg.ALPNStrict
-	alpn.HTTP = e.apiHandler
+	alpn.HTTP = e.frontHandler
+	alpn.CustomAuth = true
 	e.mqtts, e.alpn = listener.New(mqtts), listener.New(alpn)
 	for _, l := range []struct {
 		ln   *listener.Listener
@@ -271,6 +288,9 @@ func (e *Emulator) startBroker() error {
 		if err := e.broker.AddListener(l.ln); err != nil {
 			return bindError(l.flag, l.ln.Address(), err)
 		}
+	}
+	if err := e.broker.AddListener(e.ws); err != nil {
+		return fmt.Errorf("websocket listener: %w", err)
 	}
 	if err := e.broker.Serve(); err != nil {
 		return fmt.Errorf("start broker: %w", err)
@@ -351,6 +371,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Broker:      e.httpBroker,
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
+		Authorizers: e.authorizers,
 		ShadowNow:   e.cfg.Now,
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
@@ -361,6 +382,7 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Jobs:                 e.jobs,
 		Rules:                e.rules,
 		Provisioning:         e.provisioning,
+		ConsoleCredential:    e.consoleCred,
 	})
 }
 
@@ -371,7 +393,7 @@ func (e *Emulator) startAPI() error {
 		return bindError("--api-addr", e.cfg.APIAddr, err)
 	}
 	e.apiLn = ln
-	e.apiSrv = &http.Server{Handler: e.apiHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: listener.DefaultHTTPIdleTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	e.apiSrv = &http.Server{Handler: e.frontHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: listener.DefaultHTTPIdleTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.apiDone = make(chan struct{})
 	go func() {
 		defer close(e.apiDone)
@@ -429,6 +451,14 @@ func (e *Emulator) Close() error {
 		}
 		if e.index != nil {
 			_ = e.index.Close()
+		}
+		if e.functions != nil {
+			e.functions.CloseIdleConnections()
+		}
+		if e.authorizers != nil {
+			if err := e.authorizers.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close authorizer store: %w", err))
+			}
 		}
 		if e.shadows != nil {
 			if err := e.shadows.Close(); err != nil {

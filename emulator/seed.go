@@ -49,6 +49,19 @@ type SeedFunction struct {
 type SeedCredential struct {
 	AccessKeyID     string `json:"accessKeyId"`
 	SecretAccessKey string `json:"secretAccessKey"`
+	// Policy is an IAM-style policy (iot: actions) the key is held to over MQTT-over-WebSocket:
+	// an object or a JSON string. CognitoIdentityID makes the key a Cognito identity's, whose
+	// attached IoT policies must allow too. Neither: the key is allowed everything.
+	Policy            json.RawMessage `json:"policy"`
+	CognitoIdentityID string          `json:"cognitoIdentityId"`
+}
+
+// policyText is the credential's policy as JSON text, "" for none.
+func (c SeedCredential) policyText() string {
+	if len(c.Policy) == 0 || string(c.Policy) == "null" {
+		return ""
+	}
+	return SeedPolicy{Document: c.Policy}.policyText()
 }
 
 // SeedThingType is a thing type; a type that things of the seed name is created even when not
@@ -127,6 +140,9 @@ func (s *Seed) validate(exists func(kind, name string) bool) error {
 	for i, c := range s.Credentials {
 		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 			errs = append(errs, fmt.Errorf("credentials[%d]: accessKeyId and secretAccessKey are required", i))
+		}
+		for _, err := range checkCredentialIdentities(map[string]CredentialIdentity{c.AccessKeyID: {Policy: c.policyText(), CognitoIdentityID: c.CognitoIdentityID}}) {
+			errs = append(errs, fmt.Errorf("credentials[%d]: %w", i, err))
 		}
 	}
 	for i, f := range s.Functions {
@@ -215,10 +231,18 @@ func (e *Emulator) addCredentials(creds []SeedCredential) {
 	for k, v := range e.cfg.Credentials {
 		merged[k] = v
 	}
+	ids := make(map[string]CredentialIdentity, len(e.cfg.CredentialIdentities)+len(creds))
+	for k, v := range e.cfg.CredentialIdentities {
+		ids[k] = v
+	}
 	for _, c := range creds {
 		merged[c.AccessKeyID] = c.SecretAccessKey
+		if id := (CredentialIdentity{Policy: c.policyText(), CognitoIdentityID: c.CognitoIdentityID}); id != (CredentialIdentity{}) {
+			ids[c.AccessKeyID] = id
+		}
 	}
 	e.cfg.Credentials = merged
+	e.cfg.CredentialIdentities = ids
 }
 
 // addFunctions adds the seed's function routes to those of the configuration; a route given on

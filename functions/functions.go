@@ -193,4 +193,8 @@ func (c *Client) InvokeAsync(ctx context.Context, arn string, payload []byte) er
 	return err
 }
 
+// CloseIdleConnections closes the keep-alive connections to routed URLs, so that nothing of the
+// client outlives the emulator that closes it. Calls may still be made afterwards.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 var _ Invoker = (*Client)(nil)

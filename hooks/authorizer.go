@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -35,6 +37,18 @@ type AuthorizerOptions struct {
 	// policies while the client is offline.
 	StoredCertificate func(clientID string) (certID string, ok bool)
 	Logger            *slog.Logger
+	// IdentityPolicies returns the IoT policies attached to a Cognito identity id (AttachPolicy
+	// --target <identity id>); nil: none are.
+	IdentityPolicies func(identityID string) ([]registry.Policy, error)
+	// WebSocketLifetime ends SigV4 (MQTT over WebSocket) connections after this long, with
+	// disconnectReason WEBSOCKET_TTL_EXPIRATION; 0 means AWS's 24 hours.
+	WebSocketLifetime time.Duration
+	// CustomAuth runs custom authentication (ALPN mqtt on 443, unsigned WebSocket upgrades);
+	// nil refuses those connections.
+	CustomAuth CustomAuthenticator
+	// CustomAuthSecond is the unit of an authorizer answer's disconnectAfterInSeconds and
+	// refreshAfterInSeconds; 0 is a second. Tests shorten it to see the timers fire.
+	CustomAuthSecond time.Duration
 }
 
 // Authorizer is the Mochi hook that decides every connection and operation with AWS IoT
@@ -47,6 +61,11 @@ type Authorizer struct {
 	sessions sessions
 	// readDispatched: a ReadDispatch runs the OnPacketRead check (set before the hook is added).
 	readDispatched bool
+	// lifetimes holds the timers that end connections with a bounded lifetime (WebSocket, custom
+	// authorizer answers), by *mqtt.Client; OnDisconnect stops them.
+	lifetimes sync.Map
+	// refreshers holds the timers that call a custom authorizer again (refreshAfterInSeconds).
+	refreshers sync.Map
 }
 
 // NewAuthorizer returns the hook; add it to the server before Serve.
@@ -96,6 +115,12 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	tr.SetClient(cl.ID)
 	recordConnect(tr, cl, pk)
 	state := conn.ConnectionState()
+	if id := conn.Identity(); id != nil {
+		return a.connectIdentity(cl, pk, tr, state, id)
+	}
+	if len(state.PeerCertificates) == 0 && state.NegotiatedProtocol == listener.ProtocolMQTT {
+		return a.connectCustom(cl, pk, tr, state, nil)
+	}
 	if len(state.PeerCertificates) == 0 {
 		return a.refuse(cl, tr, "no client certificate was presented")
 	}
@@ -457,6 +482,7 @@ func (a *Authorizer) restore(cl *mqtt.Client) *session {
 // OnDisconnect forgets a clean session's authorization state; persistent sessions keep it for
 // the messages queued while they are offline.
 func (a *Authorizer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	a.stopLifetime(cl)
 	recordDisconnect(cl, err)
 	if expire && !cl.IsTakenOver() {
 		a.sessions.drop(cl)
@@ -499,6 +525,10 @@ func statusText(ev registry.Event) string {
 
 // refresh recompiles a session's policies from the registry.
 func (a *Authorizer) refresh(s *session) {
+	if s.who.recompile != nil {
+		s.policy.Store(s.who.recompile())
+		return
+	}
 	view, err := a.opts.Directory.CertificateIdentity(s.who.env.CertificateID)
 	if err != nil {
 		a.log.Warn("cannot refresh policies", "client", s.client.ID, "error", err)
@@ -511,6 +541,17 @@ func (a *Authorizer) refresh(s *session) {
 type Principal struct {
 	CertificateID string
 	ThingName     string // set only for an EXCLUSIVE_THING attachment, as AWS reports it
+	// Identifier is the principal of a connection without certificate (an access key, a Cognito
+	// identity id, a custom authorizer's principalId); "" for certificate connections.
+	Identifier string
+}
+
+// ID is the principalIdentifier lifecycle events report.
+func (p Principal) ID() string {
+	if p.Identifier != "" {
+		return p.Identifier
+	}
+	return p.CertificateID
 }
 
 // PrincipalOf returns the principal of a connection the authorizer admitted.
@@ -519,5 +560,5 @@ func (a *Authorizer) PrincipalOf(cl *mqtt.Client) (Principal, bool) {
 	if s == nil {
 		return Principal{}, false
 	}
-	return Principal{CertificateID: s.who.env.CertificateID, ThingName: s.who.exclusiveThing}, true
+	return Principal{CertificateID: s.who.env.CertificateID, ThingName: s.who.exclusiveThing, Identifier: s.who.identifier}, true
 }

@@ -36,6 +36,12 @@ type principal struct {
 	// exclusiveThing is the thing attached to the certificate as EXCLUSIVE_THING, if any: the
 	// thing name AWS reports in lifecycle events.
 	exclusiveThing string
+	// identifier is the principalIdentifier of lifecycle events for a principal that is not a
+	// certificate (an access key, a Cognito identity, a custom authorizer's principalId).
+	identifier string
+	// recompile, when set, builds the principal's policies again after a registry change; a
+	// certificate's are read again from the registry instead.
+	recompile func() *auth.Compiled
 }
 
 func newPrincipal(view registry.CertificateView, env auth.Environment) *principal {

@@ -147,7 +147,7 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	}
 	l.publish(topicConnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: p.ThingName, Timestamp: now.UnixMilli(), EventType: "connected",
-		SessionIdentifier: c.session, PrincipalIdentifier: p.CertificateID,
+		SessionIdentifier: c.session, PrincipalIdentifier: p.ID(),
 		IPAddress: remoteIP(cl.Net.Remote), VersionNumber: c.version,
 	})
 }
@@ -179,7 +179,7 @@ func (l *Lifecycle) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	}
 	l.publish(topicDisconnected+cl.ID, presenceEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: now.UnixMilli(), EventType: "disconnected",
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.CertificateID,
+		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(),
 		ClientInitiatedDisconnect: &clientInitiated, DisconnectReason: reason, VersionNumber: c.version,
 	})
 }
@@ -223,7 +223,7 @@ func (l *Lifecycle) subscriptionEvent(cl *mqtt.Client, prefix, eventType string,
 	c := v.(*connection)
 	l.publish(prefix+cl.ID, subscriptionEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: l.opts.Now().UnixMilli(), EventType: eventType,
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.CertificateID, Topics: topics,
+		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(), Topics: topics,
 	})
 }
 

@@ -55,6 +55,9 @@ const (
 	// ProtocolHTTP1 and ProtocolHTTP2 are the standard ALPN ids of HTTP/1.1 and HTTP/2.
 	ProtocolHTTP1 = "http/1.1"
 	ProtocolHTTP2 = "h2"
+	// ProtocolMQTT is the ALPN protocol id of MQTT with custom authentication on port 443: no
+	// client certificate, the username and password go to a custom authorizer.
+	ProtocolMQTT = "mqtt"
 )
 
 // Defaults for the deadlines of a connection's stages.
@@ -81,6 +84,9 @@ type Config struct {
 	ID      string // listener id as mochi knows it; also the Listener field of transcripts
 	Address string // host:port to bind, e.g. "127.0.0.1:0"
 	Kind    Kind
+	// CustomAuth serves ALPN mqtt on KindALPN (without Strict): MQTT with custom authentication,
+	// no certificate requested.
+	CustomAuth bool
 	// Strict is --alpn-strict: on KindALPN only x-amzn-mqtt-ca is served; every other ALPN list
 	// (none included) is refused with no_application_protocol even when HTTP is set. Other
 	// kinds ignore it.

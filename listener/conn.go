@@ -15,7 +15,10 @@ import (
 // Transcript, and watches the reads before CONNECT so that a connection that ends before the
 // hooks take over gets an accurate outcome: timeout, or closed before CONNECT.
 type Conn struct {
-	tls            *tls.Conn
+	tls            *tls.Conn // nil for MQTT over WebSocket (see websocket.go)
+	nc             net.Conn  // what is read and written: tls, or the WebSocket's message stream
+	wsState        *tls.ConnectionState
+	identity       any // established before MQTT began (WebSocket upgrade); nil for certificate connections
 	transcript     *Transcript
 	connectTimeout time.Duration
 	stopping       func() bool   // reports whether the listener is closing
@@ -35,7 +38,7 @@ var _ net.Conn = (*Conn)(nil)
 // newConn wraps a handshaken TLS connection; stopping tells a shutdown from a client hang-up.
 // guard may be nil (no MQTT framing checks).
 func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping func() bool, guard *packetGuard) *Conn {
-	return &Conn{tls: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping,
+	return &Conn{tls: tc, nc: tc, transcript: t, connectTimeout: connectTimeout, stopping: stopping,
 		ended: make(chan struct{}), guard: guard}
 }
 
@@ -46,7 +49,20 @@ func (c *Conn) Ended() <-chan struct{} { return c.ended }
 
 // ConnectionState is the TLS state of the connection: PeerCertificates, NegotiatedProtocol,
 // ServerName and the rest.
-func (c *Conn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	if c.tls == nil {
+		if c.wsState != nil {
+			return *c.wsState
+		}
+		return tls.ConnectionState{}
+	}
+	return c.tls.ConnectionState()
+}
+
+// Identity is what authenticated the connection before MQTT began: the value the WebSocket
+// upgrade's authenticator returned (see WebSocketAuthenticator), or nil for a connection whose
+// identity is its TLS client certificate.
+func (c *Conn) Identity() any { return c.identity }
 
 // Transcript is the record of this connection, for the hooks to complete.
 func (c *Conn) Transcript() *Transcript { return c.transcript }
@@ -86,7 +102,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // readTLS reads from the TLS connection, noting how much was read and how reading ended.
 func (c *Conn) readTLS(p []byte) (int, error) {
-	n, err := c.tls.Read(p)
+	n, err := c.nc.Read(p)
 	if n > 0 || err != nil {
 		c.mu.Lock()
 		c.bytesRead += int64(n)
@@ -103,14 +119,14 @@ func (c *Conn) readTLS(p []byte) (int, error) {
 }
 
 // Write writes to the TLS connection.
-func (c *Conn) Write(p []byte) (int, error) { return c.tls.Write(p) }
+func (c *Conn) Write(p []byte) (int, error) { return c.nc.Write(p) }
 
 // Close closes the TLS connection (sending close_notify) and, if no client id was set yet,
 // finishes the transcript: "timeout" when a read hit the CONNECT deadline, "closed before
 // CONNECT" when nothing was read. When bytes were read but no client id set (mochi refused the
 // first packet), the listener finishes the transcript with mochi's reason instead.
 func (c *Conn) Close() error {
-	err := c.tls.Close()
+	err := c.nc.Close()
 	c.mu.Lock()
 	n, timedOut, readErr := c.bytesRead, c.timedOut, c.readErr
 	c.mu.Unlock()
@@ -139,23 +155,23 @@ func closedBeforeConnectDetail(readErr error, stopping bool) string {
 }
 
 // LocalAddr is the listener side address.
-func (c *Conn) LocalAddr() net.Addr { return c.tls.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr is the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.tls.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines; mochi calls it after CONNECT with its
 // keep-alive deadline, replacing the listener's CONNECT deadline. A later read timeout is then
 // not a missing CONNECT.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.replaceDeadline()
-	return c.tls.SetDeadline(t)
+	return c.nc.SetDeadline(t)
 }
 
 // SetReadDeadline sets the read deadline, replacing the listener's CONNECT deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.replaceDeadline()
-	return c.tls.SetReadDeadline(t)
+	return c.nc.SetReadDeadline(t)
 }
 
 func (c *Conn) replaceDeadline() {
@@ -165,4 +181,4 @@ func (c *Conn) replaceDeadline() {
 }
 
 // SetWriteDeadline sets the write deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.tls.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }

@@ -15,6 +15,9 @@ const (
 	// PersonalityHTTPS is HTTPS without a certificate request (443 with no ALPN, http/1.1 or
 	// h2): the HTTP layer authenticates requests (SigV4).
 	PersonalityHTTPS = "https"
+	// PersonalityMQTTCustomAuth is MQTT with custom authentication (443 mqtt): no certificate
+	// request; the CONNECT's username and password go to a custom authorizer.
+	PersonalityMQTTCustomAuth = "mqtt-customauth"
 	// PersonalityHTTPSX509 is HTTPS with a required client certificate (443 x-amzn-http-ca,
 	// 8443): the HTTP layer authenticates requests by the certificate's registration.
 	PersonalityHTTPSX509 = "https-x509"
@@ -53,6 +56,8 @@ var (
 	httpsX509ALPN = personality{name: PersonalityHTTPSX509, nextProtos: []string{ProtocolHTTPCA}, clientAuth: tls.RequireAnyClientCert, http: true}
 	// httpsX509 is 8443: HTTPS with a required client certificate, standard HTTP ALPN ids.
 	httpsX509 = personality{name: PersonalityHTTPSX509, nextProtos: httpProtos, clientAuth: tls.RequireAnyClientCert, http: true}
+	// mqttCustomAuth is 443 mqtt: MQTT with custom authentication, never a CertificateRequest.
+	mqttCustomAuth = personality{name: PersonalityMQTTCustomAuth, nextProtos: []string{ProtocolMQTT}, clientAuth: tls.NoClientCert}
 	// httpsPlain is 443 without a private ALPN id: HTTPS, and never a CertificateRequest.
 	httpsPlain = personality{name: PersonalityHTTPS, nextProtos: httpProtos, clientAuth: tls.NoClientCert, http: true}
 )
@@ -62,11 +67,13 @@ type rules struct {
 	kind   Kind
 	strict bool // --alpn-strict: KindALPN serves x-amzn-mqtt-ca only
 	https  bool // an HTTP handler is configured
+	// customAuth: KindALPN serves mqtt (custom authentication), unless strict.
+	customAuth bool
 }
 
 // rulesFor derives a listener's rules from its configuration.
 func rulesFor(cfg Config) rules {
-	return rules{kind: cfg.Kind, strict: cfg.Strict, https: cfg.HTTP != nil}
+	return rules{kind: cfg.Kind, strict: cfg.Strict, https: cfg.HTTP != nil, customAuth: cfg.CustomAuth}
 }
 
 // httpOnKindALPN reports whether KindALPN serves its HTTPS personalities.
@@ -78,7 +85,7 @@ func (r rules) servesHTTP() bool { return r.kind == KindHTTPS || r.httpOnKindALP
 // choose maps the offered ALPN list to a personality, or reports that the listener serves none
 // of it. On KindALPN the first match wins, in this order: x-amzn-mqtt-ca, x-amzn-http-ca, then
 // no ALPN, http/1.1 or h2 (an unknown id beside one of those does not matter: Go selects the
-// known one). mqtt (custom authorizers) is not served yet and is refused like any unknown id.
+// known one). mqtt (custom authorizers) is served when Config.CustomAuth is set, else refused like any unknown id.
 func (r rules) choose(offered []string) (personality, bool) {
 	wantsMQTTCA := slices.Contains(offered, ProtocolMQTTCA)
 	switch r.kind {
@@ -91,6 +98,8 @@ func (r rules) choose(offered []string) (personality, bool) {
 		switch {
 		case wantsMQTTCA:
 			return mqttX509, true
+		case r.customAuth && !r.strict && slices.Contains(offered, ProtocolMQTT):
+			return mqttCustomAuth, true
 		case !r.httpOnKindALPN():
 		case slices.Contains(offered, ProtocolHTTPCA):
 			return httpsX509ALPN, true
@@ -116,6 +125,8 @@ func (r rules) served() []string {
 	switch {
 	case r.kind == KindHTTPS:
 		return slices.Clone(httpProtos)
+	case r.httpOnKindALPN() && r.customAuth:
+		return []string{ProtocolMQTTCA, ProtocolMQTT, ProtocolHTTPCA, ProtocolHTTP2, ProtocolHTTP1}
 	case r.httpOnKindALPN():
 		return []string{ProtocolMQTTCA, ProtocolHTTPCA, ProtocolHTTP2, ProtocolHTTP1}
 	}

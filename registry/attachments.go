@@ -51,14 +51,18 @@ func groupTargetKey(name string) string { return groupTargetPrefix + name }
 // policyTarget is a resolved target of AttachPolicy and its relatives: a certificate (key is its
 // id) or a thing group (group is its name, key is groupTargetKey(group)).
 type policyTarget struct {
-	key   string
-	group string
+	key     string
+	group   string
+	cognito bool // a Cognito identity id (see cognito.go)
 }
 
 // policyTarget resolves a target ARN: a certificate ARN or a thing group ARN of this registry's
 // region and account. Another region or account names nothing here (ErrNotFound); anything else
 // (a Cognito identity, a malformed ARN) is an invalid request. Existence is checked by the caller.
 func (r *Registry) policyTarget(target string) (policyTarget, error) {
+	if IsCognitoIdentityID(target) {
+		return policyTarget{key: cognitoTargetPrefix + target, cognito: true}, nil
+	}
 	if isCertificateARN(target) {
 		id, err := r.principalCertID(target, "target")
 		return policyTarget{key: id}, err
@@ -67,7 +71,7 @@ func (r *Registry) policyTarget(target string) (policyTarget, error) {
 	if err != nil {
 		if isKind(err, ErrInvalidRequest) {
 			return policyTarget{}, newError(ErrInvalidRequest,
-				"Invalid target %q: only certificate ARNs (arn:aws:iot:REGION:ACCOUNT:cert/ID) and thing group ARNs (…:thinggroup/NAME) are supported", target)
+				"Invalid target %q: only certificate ARNs (arn:aws:iot:REGION:ACCOUNT:cert/ID) , thing group ARNs (…:thinggroup/NAME) and Cognito identity ids (REGION:UUID) are supported", target)
 		}
 		return policyTarget{}, err
 	}
@@ -79,6 +83,9 @@ func (r *Registry) policyTarget(target string) (policyTarget, error) {
 
 // targetExists returns ErrNotFound unless the target's certificate or thing group exists.
 func targetExists(tx *bbolt.Tx, t policyTarget) error {
+	if t.cognito {
+		return nil
+	}
 	if t.group == "" {
 		return certExists(tx, t.key, "target")
 	}
@@ -123,7 +130,7 @@ func (r *Registry) attachPolicyTx(policyName, target string, t policyTarget) fun
 			return err
 		}
 		limit := maxPoliciesPerTarget
-		if t.group != "" {
+		if t.group != "" && !t.cognito {
 			limit = maxPoliciesPerGroup
 		}
 		if len(attached) >= limit {
@@ -143,6 +150,11 @@ func (r *Registry) attachPolicyTx(policyName, target string, t policyTarget) fun
 // notifyTarget tells the connections whose policies a change of t's policies affects: the
 // certificate's own, or those of the certificates of every thing in the group and below it.
 func notifyTarget(tx *bbolt.Tx, emit func(Event), t policyTarget, policyName string) error {
+	if t.cognito {
+		// The connections of the identity recompile with every other one: policies in force changed.
+		emit(Event{Kind: PolicyChanged, PolicyName: policyName})
+		return nil
+	}
 	if t.group == "" {
 		emit(Event{Kind: AttachmentChanged, CertificateID: t.key, PolicyName: policyName})
 		return nil
@@ -318,6 +330,8 @@ func (r *Registry) ListTargetsForPolicy(policyName, marker string, pageSize int)
 			key := secondOf(k, prefix)
 			if group, ok := strings.CutPrefix(key, groupTargetPrefix); ok {
 				out = append(out, r.ThingGroupARN(group))
+			} else if id, ok := strings.CutPrefix(key, cognitoTargetPrefix); ok {
+				out = append(out, id)
 			} else {
 				out = append(out, r.CertificateARN(key))
 			}

@@ -64,17 +64,27 @@ func (m mapFlag) Set(v string) error {
 	return nil
 }
 
-// credentialFlag collects repeatable AKID:SECRET pairs into m.
-type credentialFlag mapFlag
+// credentialFlag collects repeatable AKID:SECRET[:COGNITO_IDENTITY_ID] triples: secrets by key,
+// and the Cognito identity ids of the keys that have one (an identity id holds a colon itself).
+type credentialFlag struct{ secrets, cognito mapFlag }
 
-func (c credentialFlag) String() string { return strings.Join(keys(c), ",") }
+func (c credentialFlag) String() string {
+	if c.secrets == nil {
+		return ""
+	}
+	return strings.Join(keys(c.secrets), ",")
+}
 
 func (c credentialFlag) Set(v string) error {
-	id, secret, ok := strings.Cut(v, ":")
+	id, rest, ok := strings.Cut(v, ":")
+	secret, identity, _ := strings.Cut(rest, ":")
 	if !ok || id == "" || secret == "" {
-		return fmt.Errorf("%q is not ACCESS_KEY_ID:SECRET", v)
+		return fmt.Errorf("%q is not ACCESS_KEY_ID:SECRET[:COGNITO_IDENTITY_ID]", v)
 	}
-	c[id] = secret
+	c.secrets[id] = secret
+	if identity != "" {
+		c.cognito[id] = identity
+	}
 	return nil
 }
 

@@ -41,9 +41,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.GCHeapFloorMiB, "gc-heap-floor", gcfloor.DefaultMiB, "MiB: let the Go heap grow to this much garbage before collecting while the live heap is small (adapts to it; 0: Go's defaults; ignored when GOGC or GOMEMLIMIT is set). See docs/performance.md")
 	fs.IntVar(&cfg.JobsRateLimit, "jobs-rate-limit", 0, "jobs device requests (MQTT and HTTPS) per second per thing; more are rejected RequestThrottled (0: no limit)")
 	creds := mapFlag{}
-	fs.Var(credentialFlag(creds), "credentials", "AKID:SECRET key pair whose SigV4 signatures the HTTP API verifies (repeatable)")
+	cognito := mapFlag{}
+	fs.Var(credentialFlag{secrets: creds, cognito: cognito}, "credentials", "AKID:SECRET[:COGNITO_IDENTITY_ID] key pair whose SigV4 signatures the HTTP API and MQTT over WebSocket verify (repeatable); with an identity id, the IoT policies attached to it apply to the key's WebSocket connections")
+	credPolicies := mapFlag{}
+	fs.Var(credPolicies, "credential-policy", "AKID=FILE: the IAM-style policy (iot: actions) the key is held to over MQTT over WebSocket (repeatable); a key without policy or identity is allowed everything")
+	fs.DurationVar(&cfg.WebSocketTTL, "websocket-ttl", 24*time.Hour, "how long a SigV4 MQTT-over-WebSocket connection lasts before WEBSOCKET_TTL_EXPIRATION (AWS: 24h)")
 	fns := functionFlag{}
 	fs.Var(fns, "function", "ARN=URL: send this function's invocations to URL, e.g. a Lambda Runtime Interface Emulator's http://127.0.0.1:9001/2015-03-31/functions/function/invocations (repeatable); other functions go to AWS_ENDPOINT_URL_LAMBDA")
+	authorizerCache := fs.Bool("authorizer-cache", true, "keep custom authorizer answers for their refreshAfterInSeconds across connections with the same credentials")
 	fs.BoolVar(&cfg.SigV4Strict, "sigv4-strict", false, "refuse unsigned HTTP requests and unknown access keys")
 	fs.BoolVar(&cfg.Demo, "demo", true, "create the demo device whose mosquitto_pub command is printed at start")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -65,9 +70,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(creds) > 0 {
 		cfg.Credentials = creds
 	}
+	if cfg.CredentialIdentities, err = credentialIdentities(creds, cognito, credPolicies); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	if len(fns) > 0 {
 		cfg.Functions = fns
 	}
+	cfg.AuthorizerCache = authorizerCache
 	starting := &startLog{}
 	cfg.Logger = slog.New(starting.handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 

@@ -1,5 +1,5 @@
 // The iotcore-local console: plain JavaScript over the emulator's HTTP API (the same routes the
-// AWS SDKs use, unsigned) and its /_iotcore/ routes. Everything is built with DOM calls and
+// AWS SDKs use, unsigned), its /_iotcore/ routes, and MQTT over WebSocket at /mqtt. Everything is built with DOM calls and
 // textContent, never innerHTML, so names and payloads are shown, not interpreted.
 "use strict";
 
@@ -303,39 +303,123 @@ async function loadDecisions() {
 }
 
 // ---- MQTT test client ----
+//
+// The page cannot sign a WebSocket URL itself (it holds no secret), so it asks the emulator for
+// one: POST /_iotcore/console/mqtt-url answers a /mqtt URL presigned (SigV4, a minute) with the
+// emulator's in-memory console credential. The route is same-origin only and, under
+// --sigv4-strict, refused to unsigned callers; then the page says so and publishes with the HTTP
+// Publish API (refused too under --sigv4-strict), and cannot subscribe.
 
-let mqtt = null;
+let mqtt = null;        // the connected MiniMQTT, null when not connected
+let mqttOpening = null; // the connection attempt in progress
+const subscriptions = new Map(); // filter → {qos, li, packetId}
+const pendingPubs = new Map();   // QoS 1 packet id → topic
 
-async function openMQTT() {
-  if (mqtt) return;
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/mqtt";
-  const client = new MiniMQTT(url, "console-" + Math.random().toString(16).slice(2, 10), {
-    onMessage: (topic, payload) => addMessage(topic, payload),
-    onClose: () => {
-      if (!mqtt) return; // never connected: connect() reports why
+function mqttStatus(text, cls, mode) {
+  const p = $("#mqtt-status");
+  p.textContent = text;
+  p.className = cls;
+  p.dataset.mode = mode;
+  $("#mqtt-connect").hidden = mode === "websocket" || mode === "connecting";
+}
+
+function openMQTT() {
+  if (mqtt) return Promise.resolve();
+  if (!mqttOpening) mqttOpening = connectMQTT().finally(() => { mqttOpening = null; });
+  return mqttOpening;
+}
+
+async function connectMQTT() {
+  mqttStatus("connecting over MQTT/WebSocket…", "muted", "connecting");
+  let grant;
+  try {
+    grant = await api("/_iotcore/console/mqtt-url", { method: "POST" });
+  } catch (e) {
+    fallback("the emulator did not give the page a signed /mqtt URL (" + e.message + ")");
+    return;
+  }
+  const endpoint = grant.url.split("?")[0];
+  const clientId = "console-" + Math.random().toString(16).slice(2, 10);
+  const client = new MiniMQTT(grant.url, clientId, {
+    onMessage: addMessage,
+    onClose: (ev) => {
+      if (mqtt !== client) return; // never connected: connect() reports why
       mqtt = null;
-      $("#mqtt-status").textContent = "MQTT over WebSocket: disconnected; publishing uses the HTTP Publish API";
+      fallback("the WebSocket connection closed (code " + ev.code + ")");
     },
-    onSuback: (codes) => { $("#mqtt-status").textContent = "subscribed (SUBACK " + codes.join(",") + ")"; },
+    onSuback: subacked,
+    onPuback: (id) => {
+      const topic = pendingPubs.get(id);
+      if (topic === undefined) return;
+      pendingPubs.delete(id);
+      $("#pub-status").textContent = "published to " + topic + " over MQTT (PUBACK " + id + ")";
+    },
   });
   try {
     await client.connect();
-    mqtt = client;
-    $("#mqtt-status").textContent = "connected over MQTT/WebSocket to " + url;
   } catch (e) {
-    $("#mqtt-status").textContent = "MQTT over WebSocket is not available here (" + e.message + "); publishing uses the HTTP Publish API, subscribing needs the WebSocket endpoint";
+    fallback("the WebSocket connection to " + endpoint + " failed: " + e.message);
+    return;
+  }
+  mqtt = client;
+  mqttStatus("connected over MQTT/WebSocket to " + endpoint + " as client id " + clientId, "ok", "websocket");
+  $("#mqtt-identity").textContent = "Identity: " + grant.identity + ".";
+  for (const [filter, sub] of subscriptions) sub.packetId = mqtt.subscribe(filter, sub.qos);
+}
+
+// fallback says why the WebSocket is not used; publishing then goes through the HTTP Publish API.
+function fallback(why) {
+  mqttStatus("MQTT over WebSocket is unavailable: " + why + ". Publishing uses the HTTP Publish API; subscribing needs the WebSocket.", "bad", "http");
+  $("#mqtt-identity").textContent = "";
+  for (const sub of subscriptions.values()) subState(sub, "waiting for the WebSocket", "muted");
+}
+
+function subState(sub, text, cls) {
+  const span = sub.li.querySelector(".state");
+  span.textContent = text;
+  span.className = "state " + cls;
+  sub.li.dataset.state = cls;
+}
+
+function subacked(id, codes) {
+  for (const sub of subscriptions.values()) {
+    if (sub.packetId !== id) continue;
+    const rc = codes[0];
+    if (rc === 0x80) subState(sub, "refused (SUBACK 0x80)", "bad");
+    else subState(sub, "subscribed, QoS " + rc, "ok");
   }
 }
 
-function addMessage(topic, payload) {
-  $("#messages").prepend(el("li", { "data-topic": topic }, new Date().toLocaleTimeString(), "  ", topic, "  ", payload));
+function addMessage(topic, payload, flags) {
+  const f = flags || {};
+  $("#messages").prepend(el("li", { "data-topic": topic },
+    fmtTime(new Date().toISOString()), "  ", topic, "  ",
+    "QoS " + (f.qos || 0) + (f.retain ? " retained" : ""), "  ", payload));
 }
 
-function subscribe(ev) {
+async function subscribe(ev) {
   ev.preventDefault();
-  const topic = $("#sub-topic").value.trim();
-  if (!mqtt) { $("#mqtt-status").textContent = "cannot subscribe to " + topic + ": MQTT over WebSocket is not available"; return; }
-  mqtt.subscribe(topic, 0);
+  const filter = $("#sub-topic").value.trim();
+  const qos = Number($("#sub-qos").value);
+  if (!filter) return;
+  let sub = subscriptions.get(filter);
+  if (!sub) {
+    const stop = el("button", { type: "button" }, "Unsubscribe");
+    const li = el("li", { "data-filter": filter }, el("span", { class: "mono" }, filter), el("span", { class: "state muted" }, ""), stop);
+    sub = { qos, li, packetId: 0 };
+    stop.addEventListener("click", () => {
+      if (mqtt) mqtt.unsubscribe(filter);
+      subscriptions.delete(filter);
+      li.remove();
+    });
+    subscriptions.set(filter, sub);
+    $("#subscriptions").append(li);
+  }
+  sub.qos = qos;
+  if (!mqtt) await openMQTT();
+  if (!mqtt) { subState(sub, "not subscribed: MQTT over WebSocket is unavailable", "bad"); return; }
+  subState(sub, "subscribing…", "muted");
+  sub.packetId = mqtt.subscribe(filter, qos);
 }
 
 async function publish(ev) {
@@ -344,19 +428,25 @@ async function publish(ev) {
   const payload = $("#pub-payload").value;
   const qos = Number($("#pub-qos").value);
   const retain = $("#pub-retain").checked;
+  if (mqttOpening) await mqttOpening;
   if (mqtt) {
-    mqtt.publish(topic, payload, qos, retain);
-    $("#pub-status").textContent = "published to " + topic + " over MQTT";
+    const id = mqtt.publish(topic, payload, qos, retain);
+    if (id) pendingPubs.set(id, topic);
+    $("#pub-status").textContent = "published to " + topic + " over MQTT" + (id ? " (waiting for PUBACK " + id + ")" : "");
+    $("#pub-status").className = "ok";
+    $("#pub-status").dataset.via = "mqtt";
     return;
   }
   try {
     const q = "?qos=" + qos + (retain ? "&retain=true" : "");
     await api("/topics/" + encodeURIComponent(topic) + q, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: payload });
-    $("#pub-status").textContent = "published to " + topic + " with the HTTP Publish API";
+    $("#pub-status").textContent = "published to " + topic + " with the HTTP Publish API (MQTT over WebSocket is unavailable)";
     $("#pub-status").className = "ok";
+    $("#pub-status").dataset.via = "http";
   } catch (e) {
     $("#pub-status").textContent = "publish failed: " + e.message;
     $("#pub-status").className = "bad";
+    $("#pub-status").dataset.via = "http";
   }
 }
 
@@ -367,5 +457,6 @@ window.addEventListener("DOMContentLoaded", () => {
   $("#shadow-form").addEventListener("submit", loadShadow);
   $("#sub-form").addEventListener("submit", subscribe);
   $("#pub-form").addEventListener("submit", publish);
+  $("#mqtt-connect").addEventListener("click", () => { openMQTT(); });
   show();
 });

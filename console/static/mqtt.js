@@ -1,5 +1,6 @@
 // A small MQTT 3.1.1 client over WebSocket (subprotocol "mqtt"), enough for the console's test
-// client: CONNECT, SUBSCRIBE, PUBLISH (QoS 0 and 1), PINGREQ, and incoming PUBLISH.
+// client: CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBLISH (QoS 0 and 1), PINGREQ, and incoming PUBLISH.
+// The URL is the presigned /mqtt URL the emulator gives the console (POST /_iotcore/console/mqtt-url).
 "use strict";
 
 class MiniMQTT {
@@ -58,9 +59,11 @@ class MiniMQTT {
               off += 2;
               this.send(new Uint8Array([0x40, 2, id >> 8, id & 255])); // PUBACK
             }
-            if (this.h.onMessage) this.h.onMessage(topic, this.dec.decode(pkt.body.slice(off)));
+            if (this.h.onMessage) this.h.onMessage(topic, this.dec.decode(pkt.body.slice(off)), { qos, retain: (pkt.header & 1) === 1 });
           } else if (type === 9 && this.h.onSuback) { // SUBACK
-            this.h.onSuback(Array.from(pkt.body.slice(2)));
+            this.h.onSuback((pkt.body[0] << 8) | pkt.body[1], Array.from(pkt.body.slice(2)));
+          } else if (type === 4 && this.h.onPuback) { // PUBACK
+            this.h.onPuback((pkt.body[0] << 8) | pkt.body[1]);
           }
         }
       };
@@ -79,13 +82,22 @@ class MiniMQTT {
     const id = this.nextId();
     const body = concat(new Uint8Array([id >> 8, id & 255]), str(this.enc.encode(filter)), new Uint8Array([qos || 0]));
     this.send(packet(0x82, body));
+    return id;
+  }
+
+  unsubscribe(filter) {
+    const id = this.nextId();
+    this.send(packet(0xa2, concat(new Uint8Array([id >> 8, id & 255]), str(this.enc.encode(filter)))));
+    return id;
   }
 
   publish(topic, payload, qos, retain) {
     let head = 0x30 | ((qos || 0) << 1) | (retain ? 1 : 0);
     let body = str(this.enc.encode(topic));
-    if (qos > 0) { const id = this.nextId(); body = concat(body, new Uint8Array([id >> 8, id & 255])); }
+    let id = 0;
+    if (qos > 0) { id = this.nextId(); body = concat(body, new Uint8Array([id >> 8, id & 255])); }
     this.send(packet(head, concat(body, this.enc.encode(payload))));
+    return id;
   }
 
   close() { this.send(new Uint8Array([0xe0, 0])); if (this.ws) this.ws.close(); }

@@ -1,0 +1,59 @@
+package authorizers
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds; each one's text is the AWS exception name the API answers with.
+var (
+	ErrNotFound        = errors.New("ResourceNotFoundException")
+	ErrAlreadyExists   = errors.New("ResourceAlreadyExistsException")
+	ErrInvalidRequest  = errors.New("InvalidRequestException")
+	ErrDeleteConflict  = errors.New("DeleteConflictException")
+	ErrLimitExceeded   = errors.New("LimitExceededException")
+	ErrInvalidResponse = errors.New("InvalidResponseException")
+)
+
+// Error is an error of one kind with AWS's message.
+type Error struct {
+	Kind    error
+	Message string
+}
+
+func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+func newError(kind error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Why an authentication failed; Refusal.Cause is one of them.
+var (
+	// ErrNoAuthorizer: the client named no authorizer and there is no default, or it named one
+	// that does not exist or is INACTIVE.
+	ErrNoAuthorizer = errors.New("no custom authorizer applies")
+	// ErrSignature: the token's signature is missing or does not verify.
+	ErrSignature = errors.New("token signature")
+	// ErrFunction: the function raised an error, timed out, could not be called, or answered
+	// something that is not a valid authorizer answer.
+	ErrFunction = errors.New("authorizer function")
+	// ErrNotAuthenticated: the function answered isAuthenticated false.
+	ErrNotAuthenticated = errors.New("not authenticated")
+)
+
+// Refusal is a failed custom authentication: its Cause (one of the kinds above) and the detail
+// a log line needs.
+type Refusal struct {
+	Cause      error
+	Authorizer string
+	Detail     string
+}
+
+func (r *Refusal) Error() string {
+	if r.Authorizer != "" {
+		return fmt.Sprintf("custom authorizer %s: %s: %s", r.Authorizer, r.Cause, r.Detail)
+	}
+	return fmt.Sprintf("custom authentication: %s: %s", r.Cause, r.Detail)
+}
+func (r *Refusal) Unwrap() error { return r.Cause }
