@@ -68,6 +68,10 @@ type Config struct {
 	// NoTranscripts keeps no connection transcripts (GET /_iotcore/connections answers []):
 	// each connection is still logged. For measuring what transcripts cost.
 	NoTranscripts bool
+	// GCHeapFloorMiB gives the Go collector a heap floor of this many MiB that adapts to the
+	// live heap (internal/gcfloor; serve's default gcfloor.DefaultMiB, 0 none). It is
+	// process-wide and has no effect when GOGC or GOMEMLIMIT is set in the environment.
+	GCHeapFloorMiB int
 }
 
 // Default addresses, as the command line documents them.
@@ -164,6 +168,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HandshakeTimeout < 0 || c.ConnectTimeout < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	if c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("gc-heap-floor: %d MiB is not a heap floor (0 to 1048576)", c.GCHeapFloorMiB))
 	}
 	if c.WriteQueue < 0 || c.WriteQueue > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("write-queue: %d is not a queue length", c.WriteQueue))

@@ -39,6 +39,8 @@ type Emulator struct {
 	cfg Config
 	log *slog.Logger
 
+	gcFloorStop func() // removes the heap floor (gcfloor.go); nil when none
+
 	tlsFaultRules []listener.FaultRule // Config.TLSFaults, parsed
 
 	pki          *pki.Authority
@@ -157,6 +159,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if err := e.openProvisioning(); err != nil {
 		return err
 	}
+	e.startGCFloor()
 	if err := e.startBroker(); err != nil {
 		return err
 	}
@@ -238,8 +241,11 @@ func (e *Emulator) startBroker() error {
 	if err != nil {
 		return fmt.Errorf("open session store: %w", err)
 	}
+	// One hook reads arriving packets for the profile and the authorizer (hooks.ReadDispatch:
+	// one packet copy per read instead of one per hook).
 	// The store comes last: it records only what every other hook let through.
-	for _, h := range []mqtt.Hook{profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
+	reads := hooks.NewReadDispatch(profile, e.authorizer)
+	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -483,6 +489,7 @@ func (e *Emulator) Close() error {
 				errs = append(errs, fmt.Errorf("close registry: %w", err))
 			}
 		}
+		e.stopGCFloor()
 		e.closeErr = errors.Join(errs...)
 	})
 	return e.closeErr

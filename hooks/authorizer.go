@@ -63,6 +63,8 @@ type Authorizer struct {
 	opts     AuthorizerOptions
 	log      *slog.Logger
 	sessions sessions
+	// readDispatched: a ReadDispatch runs the OnPacketRead check (set before the hook is added).
+	readDispatched bool
 	// lifetimes holds the timers that end connections with a bounded lifetime (WebSocket, custom
 	// authorizer answers), by *mqtt.Client; OnDisconnect stops them.
 	lifetimes sync.Map
@@ -90,7 +92,19 @@ var authorizerEvents = newEventSet(
 )
 
 // Provides reports whether the hook handles event b.
-func (a *Authorizer) Provides(b byte) bool { return authorizerEvents.has(b) }
+//
+// OnPublish is provided under profile mqtt only: it acknowledges and drops a refused MQTT 3.1.1
+// publish, which under profile aws never reaches it (OnPacketRead closes the connection, and
+// OnACLCheck refuses an MQTT 5 publish before Mochi calls OnPublish).
+func (a *Authorizer) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnPublish:
+		return a.opts.Profile != "aws"
+	case mqtt.OnPacketRead:
+		return !a.readDispatched // ReadDispatch runs the check
+	}
+	return authorizerEvents.has(b)
+}
 
 // errRefused makes Mochi close the connection without a CONNACK, as AWS IoT does for a refused
 // CONNECT over MQTT 3.1.1.
@@ -235,16 +249,22 @@ func (e *OperationRefused) Unwrap() error { return packets.ErrRejectPacket }
 // Refused MQTT 5 QoS 1 publishes and refused filters are answered by Mochi's ACL path (PUBACK /
 // SUBACK 0x87; SUBACK 0x80 for MQTT 3.1.1 under profile mqtt).
 func (a *Authorizer) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	switch pk.FixedHeader.Type {
-	case packets.Publish:
-		return pk, a.readPublish(cl, pk)
-	case packets.Subscribe:
-		return pk, a.readSubscribe(cl, pk)
-	}
-	return pk, nil
+	return pk, a.read(cl, &pk)
 }
 
-func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
+// read is OnPacketRead on the packet in place (see ReadDispatch); it never changes the packet
+// and its errors are rejections.
+func (a *Authorizer) read(cl *mqtt.Client, pk *packets.Packet) error {
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		return a.readPublish(cl, pk)
+	case packets.Subscribe:
+		return a.readSubscribe(cl, pk)
+	}
+	return nil
+}
+
+func (a *Authorizer) readPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	s := a.sessions.of(cl)
 	if s == nil {
 		return nil
@@ -278,7 +298,7 @@ func (a *Authorizer) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
+func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk *packets.Packet) error {
 	s := a.sessions.of(cl)
 	if s == nil {
 		return nil

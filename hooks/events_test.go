@@ -12,31 +12,51 @@ import (
 // provides, so a missing one silently disables a handler and an extra one makes Mochi call the
 // HookBase default in its place.
 func TestProvides(t *testing.T) {
+	withSession := &Store{}
+	withSession.persistent.Store(1) // a persistent session is tracked
+	routing := &Store{}
+	routing.routed.Store(1) // a journaled publish is being routed
+	storeAlways := []byte{
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+		mqtt.OnSubscribed, mqtt.OnUnsubscribed,
+		mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+		mqtt.OnClientExpired, mqtt.OnWillSent,
+		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
+	}
+	authorizer := []byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
+	}
+	profile := []byte{
+		mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead,
+		mqtt.OnPacketEncode, mqtt.OnSubscribe,
+	}
 	for _, tc := range []struct {
 		name string
 		hook mqtt.Hook
 		want []byte
 	}{
-		{"authorizer", &Authorizer{}, []byte{
-			mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
-			mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect,
-		}},
+		// Under profile aws a refused publish never reaches the authorizer's OnPublish.
+		{"authorizer aws", &Authorizer{opts: AuthorizerOptions{Profile: "aws"}}, authorizer},
+		{"authorizer mqtt", &Authorizer{opts: AuthorizerOptions{Profile: "mqtt"}}, append(slices.Clone(authorizer), mqtt.OnPublish)},
 		{"lifecycle", &Lifecycle{}, []byte{
 			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 		}},
-		{"profile", &Profile{}, []byte{
-			mqtt.OnStarted, mqtt.OnStopped, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead,
-			mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe,
-		}},
+		// The profile's OnPublish applies AWS's rules only.
+		{"profile aws", &Profile{opts: ProfileOptions{AWS: true}}, append(slices.Clone(profile), mqtt.OnPublish)},
+		{"profile mqtt", &Profile{}, profile},
+		// Behind a ReadDispatch, neither the profile nor the authorizer takes OnPacketRead.
+		{"profile aws, reads dispatched", &Profile{opts: ProfileOptions{AWS: true}, readDispatched: true},
+			append(without(profile, mqtt.OnPacketRead), mqtt.OnPublish)},
+		{"authorizer aws, reads dispatched", &Authorizer{opts: AuthorizerOptions{Profile: "aws"}, readDispatched: true},
+			without(authorizer, mqtt.OnPacketRead)},
+		{"read dispatch", &ReadDispatch{}, []byte{mqtt.OnPacketRead}},
 		{"shadow", &ShadowService{}, []byte{mqtt.OnPublished}},
-		{"store", &Store{}, []byte{
-			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-			mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnPacketProcessed,
-			mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-			mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-			mqtt.OnClientExpired, mqtt.OnWillSent,
-			mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
-		}},
+		// Without a persistent session the store takes no per-message event.
+		{"store, clean sessions only", &Store{}, storeAlways},
+		{"store, journaled publish routing", routing, append(slices.Clone(storeAlways), mqtt.OnPacketProcessed)},
+		{"store, persistent session", withSession, append(slices.Clone(storeAlways),
+			mqtt.OnPublish, mqtt.OnPacketProcessed, mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for b := range 256 {
@@ -46,6 +66,11 @@ func TestProvides(t *testing.T) {
 			}
 		})
 	}
+}
+
+// without returns events less e.
+func without(events []byte, e byte) []byte {
+	return slices.DeleteFunc(slices.Clone(events), func(x byte) bool { return x == e })
 }
 
 // TestCapabilitiesWriteQueue: the outbound queue length is Mochi's default unless one is given.

@@ -132,15 +132,15 @@ func (r *resendOrder) prepare(old *mqtt.Client) {
 // sentBefore orders packet ids as Mochi hands them out: ascending, wrapping after 65535.
 func sentBefore(a, b uint16) bool { return int16(a-b) < 0 }
 
-// next replaces a resent delivery being encoded with the next one in send order.
-func (r *resendOrder) next(pk packets.Packet) packets.Packet {
+// next replaces, in place, a resent delivery being encoded with the next one in send order.
+func (r *resendOrder) next(pk *packets.Packet) {
 	if pk.FixedHeader.Type != packets.Publish || !pk.FixedHeader.Dup || pk.FixedHeader.Qos == 0 {
-		return pk
+		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.queue) == 0 {
-		return pk
+		return
 	}
 	out := r.queue[0]
 	r.queue = r.queue[1:]
@@ -153,9 +153,10 @@ func (r *resendOrder) next(pk packets.Packet) packets.Packet {
 		left := out.Expiry - time.Now().Unix()
 		if left < 1 {
 			out.FixedHeader.Type = packets.Reserved // Mochi encodes nothing for it
-			return out
+			*pk = out
+			return
 		}
 		out.Properties.MessageExpiryInterval = uint32(left)
 	}
-	return out
+	*pk = out
 }

@@ -51,6 +51,8 @@ type Profile struct {
 	mqtt.HookBase
 	opts ProfileOptions
 	log  *slog.Logger
+	// readDispatched: a ReadDispatch runs the OnPacketRead check (set before the hook is added).
+	readDispatched bool
 
 	clients  sync.Map // *mqtt.Client → *clientState
 	connects sync.Map // client id → time of its last CONNECT (throttle)
@@ -91,7 +93,16 @@ var profileEvents = newEventSet(
 )
 
 // Provides reports whether the hook handles event b.
-func (p *Profile) Provides(b byte) bool { return profileEvents.has(b) }
+// OnPublish is provided under profile aws only, the only profile where it does something.
+func (p *Profile) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnPublish:
+		return p.opts.AWS
+	case mqtt.OnPacketRead:
+		return !p.readDispatched // ReadDispatch runs the check
+	}
+	return profileEvents.has(b)
+}
 
 // DefaultWriteQueue is the default length of each connection's outbound queue (Capabilities).
 const DefaultWriteQueue = 8192
@@ -164,32 +175,40 @@ func (p *Profile) refuseConnect(cl *mqtt.Client, pk packets.Packet, code packets
 // (both profiles), the separation of client and server packet ids (both profiles), and AWS IoT
 // Core's limits (profile aws).
 func (p *Profile) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := p.read(cl, &pk)
+	return pk, err
+}
+
+// read is OnPacketRead on the packet in place (see ReadDispatch): it changes the packet (a
+// server-owned packet id given an alias) only on its way to a nil error; its errors are
+// rejections.
+func (p *Profile) read(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	if pk.FixedHeader.Type == packets.Connect {
-		if err := p.checkConnect311(cl, pk); err != nil {
-			return pk, err
+		if err := p.checkConnect311(cl, *pk); err != nil {
+			return err
 		}
 		if p.opts.AWS {
-			return pk, p.readConnect(cl, pk)
+			return p.readConnect(cl, *pk)
 		}
-		return pk, nil
+		return nil
 	}
 	if err := p.checkFraming(cl, pk); err != nil {
-		return pk, err
+		return err
 	}
-	p.state(cl).ids.inbound(cl, &pk)
+	p.state(cl).ids.inbound(cl, pk)
 	if !p.opts.AWS {
-		return pk, nil
+		return nil
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Publish:
-		return pk, p.readPublish(cl, pk)
+		return p.readPublish(cl, pk)
 	case packets.Subscribe:
-		return pk, p.readSubscribe(cl, pk)
+		return p.readSubscribe(cl, pk)
 	}
-	return pk, nil
+	return nil
 }
 
 func (p *Profile) readConnect(cl *mqtt.Client, pk packets.Packet) error {
@@ -215,7 +234,7 @@ func (p *Profile) readConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-func (p *Profile) readPublish(cl *mqtt.Client, pk packets.Packet) error {
+func (p *Profile) readPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	st := p.state(cl)
 	st.dropPublish = false
 	if reason := topicLimit(pk.TopicName); reason != "" {
@@ -243,7 +262,7 @@ func (p *Profile) readPublish(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-func (p *Profile) readSubscribe(cl *mqtt.Client, pk packets.Packet) error {
+func (p *Profile) readSubscribe(cl *mqtt.Client, pk *packets.Packet) error {
 	if len(pk.Properties.SubscriptionIdentifier) > 0 {
 		return p.limit(cl, packets.ErrSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported")
 	}
@@ -442,7 +461,7 @@ func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	if v, ok := p.clients.Load(cl); ok {
 		st := v.(*clientState)
 		st.ids.outbound(&pk)
-		pk = st.resend.next(pk)
+		st.resend.next(&pk)
 	}
 	if cl.Properties.ProtocolVersion == 5 {
 		switch {

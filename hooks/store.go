@@ -186,8 +186,20 @@ var storeEvents = newEventSet(
 	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages, mqtt.StoredRetainedMessages,
 )
 
-// Provides reports whether the hook handles event b.
-func (s *Store) Provides(b byte) bool { return storeEvents.has(b) }
+// Provides reports whether the hook handles event b. The per-message events are provided only
+// while they can do something: OnPublish, OnQosPublish, OnQosComplete and OnQosDropped only
+// while a persistent session is tracked (each of them returns at once otherwise, see
+// noPersistentSession), OnPacketProcessed also while a journaled publish is being routed. A
+// broker with only clean sessions thus copies no packet into the store per message.
+func (s *Store) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnPublish, mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped:
+		return !s.noPersistentSession()
+	case mqtt.OnPacketProcessed:
+		return s.routed.Load() != 0 || !s.noPersistentSession()
+	}
+	return storeEvents.has(b)
+}
 
 // Stop closes the store; Mochi calls it from Server.Close.
 func (s *Store) Stop() error { return s.Close() }

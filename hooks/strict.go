@@ -83,7 +83,7 @@ func validString(s string) bool {
 }
 
 // checkFraming closes connections that send packets MQTT calls malformed but Mochi accepts.
-func (p *Profile) checkFraming(cl *mqtt.Client, pk packets.Packet) error {
+func (p *Profile) checkFraming(cl *mqtt.Client, pk *packets.Packet) error {
 	switch pk.FixedHeader.Type {
 	case packets.Pingreq, packets.Disconnect:
 		if pk.FixedHeader.Remaining != 0 && cl.Properties.ProtocolVersion < 5 {

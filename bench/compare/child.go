@@ -15,6 +15,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/bench/compare/stockmochi"
 	"github.com/iotcore-local/iotcore-local/emulator"
+	"github.com/iotcore-local/iotcore-local/internal/gcfloor"
 )
 
 // The comparison runs every broker in a process of its own, so that each has its own memory
@@ -30,6 +31,7 @@ func serveEmulator(args []string) error {
 	level := fs.String("log-level", "warn", "log level of the emulator")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address, to profile the emulator under load")
 	writeQueue := fs.Int("write-queue", 0, "each connection's outbound queue (0: the emulator's default)")
+	gcFloor := fs.Int("gc-heap-floor", gcfloor.DefaultMiB, "the emulator's GC heap floor in MiB, as serve's --gc-heap-floor (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,6 +48,7 @@ func serveEmulator(args []string) error {
 	cfg := emulator.TestConfig(*data)
 	cfg.Profile = "aws"
 	cfg.WriteQueue = *writeQueue
+	cfg.GCHeapFloorMiB = *gcFloor
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	emu, err := emulator.New(cfg)
 	if err != nil {

@@ -40,11 +40,16 @@ type options struct {
 
 // Scenario keys, in the order a round runs them.
 const (
-	scConnect     = "connect"
-	scQoS0FanIn   = "qos0-fanin"
-	scQoS0FanOut  = "qos0-fanout"
-	scQoS1FanIn   = "qos1-fanin"
-	scQoS1FanOut  = "qos1-fanout"
+	scConnect    = "connect"
+	scQoS0FanIn  = "qos0-fanin"
+	scQoS0FanOut = "qos0-fanout"
+	scQoS1FanIn  = "qos1-fanin"
+	scQoS1FanOut = "qos1-fanout"
+	// The two shapes of "bench pubsub" besides fan-in and fan-out (Performance II).
+	scQoS0One     = "qos0-1to1"
+	scQoS0Pairs   = "qos0-pairs"
+	scQoS1One     = "qos1-1to1"
+	scQoS1Pairs   = "qos1-pairs"
 	scQoS0Latency = "qos0-latency"
 	scQoS1Latency = "qos1-latency"
 	scIdle        = "idle"
@@ -296,18 +301,23 @@ func (c *comparison) round(ctx context.Context, r int) {
 		key        string
 		qos        byte
 		pubs, subs int
+		shape      string
 	}{
-		{scQoS0FanIn, 0, c.o.fanPeers, 1},
-		{scQoS0FanOut, 0, 1, c.o.fanPeers},
-		{scQoS1FanIn, 1, c.o.fanPeers, 1},
-		{scQoS1FanOut, 1, 1, c.o.fanPeers},
+		{scQoS0One, 0, 1, 1, ""},
+		{scQoS0Pairs, 0, 4, 4, bench.ShapePairs},
+		{scQoS0FanIn, 0, c.o.fanPeers, 1, ""},
+		{scQoS0FanOut, 0, 1, c.o.fanPeers, ""},
+		{scQoS1One, 1, 1, 1, ""},
+		{scQoS1Pairs, 1, 4, 4, bench.ShapePairs},
+		{scQoS1FanIn, 1, c.o.fanPeers, 1, ""},
+		{scQoS1FanOut, 1, 1, c.o.fanPeers, ""},
 	} {
 		if !c.o.scenarios["pubsub"] {
 			break
 		}
 		for _, b := range brokersOnly(order) {
 			c.add(ctx, r, sc.key, b, func(s *server, t bench.Target) Measurement {
-				return c.pubsub(ctx, s, t, sc.qos, sc.pubs, sc.subs, 0)
+				return c.pubsubShape(ctx, t, sc.qos, sc.pubs, sc.subs, sc.shape, 0)
 			})
 		}
 	}
@@ -458,7 +468,12 @@ func (c *comparison) connect(ctx context.Context, _ *server, t bench.Target) Mea
 
 // pubsub runs one pubsub scenario; rate 0 is as fast as possible.
 func (c *comparison) pubsub(ctx context.Context, _ *server, t bench.Target, qos byte, pubs, subs int, rate float64) Measurement {
-	res, err := bench.RunPubSub(ctx, bench.PubSubConfig{Target: t, Publishers: pubs, Subscribers: subs, QoS: qos,
+	return c.pubsubShape(ctx, t, qos, pubs, subs, "", rate)
+}
+
+// pubsubShape is pubsub with a shape (bench.ShapeAll when "", or bench.ShapePairs).
+func (c *comparison) pubsubShape(ctx context.Context, t bench.Target, qos byte, pubs, subs int, shape string, rate float64) Measurement {
+	res, err := bench.RunPubSub(ctx, bench.PubSubConfig{Target: t, Publishers: pubs, Subscribers: subs, QoS: qos, Shape: shape,
 		PayloadSize: c.o.payload, Rate: rate, Stagger: rate > 0, Duration: c.o.pubDuration, Inflight: c.o.inflight,
 		Concurrency: c.o.connectConcurrency})
 	if err != nil {

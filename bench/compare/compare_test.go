@@ -74,6 +74,8 @@ func TestTargets(t *testing.T) {
 	ms = append(ms, sample(scConnect, map[string][]float64{brokerEmulator: {130}, brokerMosquitto: {100}, variantEmulator443: {120}})...)
 	ms = append(ms, sample(scQoS1FanIn, map[string][]float64{brokerEmulator: {100}, brokerMosquitto: {90}, brokerMochi: {120}})...)
 	ms = append(ms, sample(scQoS1Latency, map[string][]float64{brokerEmulator: {2}, brokerMosquitto: {1}})...)
+	ms = append(ms, sample(scQoS1One, map[string][]float64{brokerEmulator: {96}, brokerMochi: {100}})...)
+	ms = append(ms, sample(scQoS0Pairs, map[string][]float64{brokerEmulator: {94}, brokerMochi: {100}})...)
 	ms = append(ms, sample(scIdle, map[string][]float64{brokerEmulator: {39}})...)
 	r := &Report{Measurements: ms, Settings: Settings{IdleN: 10000}}
 	r.Medians = medians(ms)
@@ -85,6 +87,9 @@ func TestTargets(t *testing.T) {
 		"QoS 1 fan-in delivered msg/s ≥ 1.0 × Mosquitto":                {true, true},
 		"QoS 1 fan-in delivered msg/s ≥ 0.9 × stock Mochi":              {true, false}, // 0.83
 		"QoS 1 fan-out delivered msg/s ≥ 1.0 × Mosquitto":               {false, false},
+		"QoS 1 1→1 delivered msg/s ≥ 0.95 × stock Mochi":                {true, true},  // 0.96
+		"QoS 0 4→4 pairs delivered msg/s ≥ 0.95 × stock Mochi":          {true, false}, // 0.94
+		"QoS 0 fan-out delivered msg/s ≥ 0.95 × stock Mochi":            {false, false},
 		"QoS 1 p99 publish→deliver at 50 % of peak ≤ Mosquitto's":       {true, false},
 		"memory per idle mTLS connection ≤ 40 KiB at 10000 connections": {true, true},
 	}

@@ -113,7 +113,7 @@ func (c *comparison) report(started time.Time) *Report {
 }
 
 // scenarioOrder lists scenarios as tables show them.
-var scenarioOrder = []string{scConnect, scQoS0FanIn, scQoS0FanOut, scQoS1FanIn, scQoS1FanOut, scQoS0Latency, scQoS1Latency, scIdle}
+var scenarioOrder = []string{scConnect, scQoS0One, scQoS0Pairs, scQoS1One, scQoS1Pairs, scQoS0FanIn, scQoS0FanOut, scQoS1FanIn, scQoS1FanOut, scQoS0Latency, scQoS1Latency, scIdle}
 
 // higherIsBetter says how a scenario's value reads.
 func higherIsBetter(scenario string) bool {
@@ -231,6 +231,14 @@ func targets(r *Report) []Target {
 			add(fmt.Sprintf("%s %s delivered msg/s ≥ 0.9 × stock Mochi", q.label, sh.label), "emulator/mochi msg/s", v, ok, 0.9, true)
 		}
 	}
+	// Performance II: every shape of "bench pubsub" at ≥ 0.95 × stock Mochi.
+	for _, sh := range []struct{ label, sc string }{
+		{"QoS 1 1→1", scQoS1One}, {"QoS 1 4→4 pairs", scQoS1Pairs}, {"QoS 1 fan-in", scQoS1FanIn}, {"QoS 1 fan-out", scQoS1FanOut},
+		{"QoS 0 1→1", scQoS0One}, {"QoS 0 4→4 pairs", scQoS0Pairs}, {"QoS 0 fan-in", scQoS0FanIn}, {"QoS 0 fan-out", scQoS0FanOut},
+	} {
+		v, ok = ratio(sh.sc, "emulator/mochi")
+		add(fmt.Sprintf("%s delivered msg/s ≥ 0.95 × stock Mochi", sh.label), "emulator/mochi msg/s", v, ok, 0.95, true)
+	}
 	for _, q := range []struct{ label, sc string }{{"QoS 1", scQoS1Latency}, {"QoS 0", scQoS0Latency}} {
 		v, ok = ratio(q.sc, "emulator/mosquitto")
 		add(fmt.Sprintf("%s p99 publish→deliver at 50 %% of peak ≤ Mosquitto's", q.label), "emulator/mosquitto p99", v, ok, 1.0, false)
@@ -264,6 +272,14 @@ func scenarioTitle(sc string, st Settings, rate float64) string {
 	switch sc {
 	case scConnect:
 		return fmt.Sprintf("mTLS connects/s (%d devices, %d in flight, closed after CONNACK)", st.ConnectN, st.ConnectConcurrency)
+	case scQoS0One:
+		return "QoS 0 1→1, delivered msg/s"
+	case scQoS1One:
+		return "QoS 1 1→1, delivered msg/s"
+	case scQoS0Pairs:
+		return "QoS 0 4→4 pairs, delivered msg/s"
+	case scQoS1Pairs:
+		return "QoS 1 4→4 pairs, delivered msg/s"
 	case scQoS0FanIn:
 		return fmt.Sprintf("QoS 0 fan-in %d→1, delivered msg/s", st.Fan)
 	case scQoS0FanOut:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotcore-local/iotcore-local/emulator"
 	"github.com/iotcore-local/iotcore-local/hooks"
+	"github.com/iotcore-local/iotcore-local/internal/gcfloor"
 	"github.com/iotcore-local/iotcore-local/pki"
 )
 
@@ -37,6 +38,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "deadline for CONNECT after the handshake")
 	fs.DurationVar(&cfg.SessionExpiry, "session-expiry", time.Hour, "how long an MQTT 3.1.1 persistent session outlives its connection (profile aws)")
 	fs.BoolVar(&cfg.Throttle, "throttle", false, "enforce AWS's rate limits: 100 publishes/s and 512 KiB/s per connection, 1 CONNECT/s per client id")
+	fs.IntVar(&cfg.GCHeapFloorMiB, "gc-heap-floor", gcfloor.DefaultMiB, "MiB: let the Go heap grow to this much garbage before collecting while the live heap is small (adapts to it; 0: Go's defaults; ignored when GOGC or GOMEMLIMIT is set). See docs/performance.md")
 	fs.IntVar(&cfg.JobsRateLimit, "jobs-rate-limit", 0, "jobs device requests (MQTT and HTTPS) per second per thing; more are rejected RequestThrottled (0: no limit)")
 	creds := mapFlag{}
 	cognito := mapFlag{}
