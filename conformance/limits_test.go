@@ -160,3 +160,23 @@ func pub5(topic string, qos byte, id uint16, payload []byte, ps ...property) []b
 func userProp(k, v string) property {
 	return property{propUserProperty, appendString(appendString(nil, k), v)}
 }
+
+// TestBasicIngestSubscribeRefused: Basic Ingest topics ($aws/rules/<rule>/...) go to their rule
+// only, so a subscription to one is refused whatever the policy allows (the suite's certificate
+// may do everything): MQTT 5 gets SUBACK 0x87; MQTT 3.1.1 is closed under profile aws (AWS's
+// reaction to a refused SUBSCRIBE) and gets SUBACK 0x80 under profile mqtt.
+func TestBasicIngestSubscribeRefused(t *testing.T) {
+	eachProfile(t, func(t *testing.T, tg *target) {
+		c5, _ := tg.fresh5(t)
+		c5.sub1("$aws/rules/"+unique()+"/telemetry", 1, 0x87)
+		c5.sub1("cf/"+unique(), 1, 1) // the connection is still served
+
+		c3 := tg.fresh(t)
+		if tg.aws {
+			c3.send(subscribePacket(c3.newID(), false, nil, sub{"$aws/rules/" + unique() + "/#", 1}))
+			c3.expectClosed()
+			return
+		}
+		c3.sub1("$aws/rules/"+unique()+"/#", 1, 0x80)
+	})
+}

@@ -307,9 +307,12 @@ func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk *packets.Packet) error {
 	c := s.policy.Load()
 	var refused []string
 	for _, f := range pk.Filters {
-		allowed := c.Decide(auth.ActionSubscribe, "topicfilter", f.Filter).Allowed
+		allowed := c.Decide(auth.ActionSubscribe, "topicfilter", f.Filter).Allowed && !basicIngestFilter(f.Filter)
 		if !allowed {
-			reason := c.Explain(auth.ActionSubscribe, "topicfilter", f.Filter).Reason
+			reason := basicIngestRefusal
+			if !basicIngestFilter(f.Filter) {
+				reason = c.Explain(auth.ActionSubscribe, "topicfilter", f.Filter).Reason
+			}
 			a.log.Warn("subscribe refused", "client", cl.ID, "filter", f.Filter, "certificate", s.who.env.CertificateID, "reason", reason)
 			refused = append(refused, f.Filter+": "+reason)
 		}
@@ -323,6 +326,22 @@ func (a *Authorizer) readSubscribe(cl *mqtt.Client, pk *packets.Packet) error {
 	}
 	s.setPending(pending)
 	return nil
+}
+
+// basicIngestRefusal explains a refused subscription to a Basic Ingest topic: AWS IoT Core gives
+// $aws/rules/<rule>/... messages to their rule only, so nothing can subscribe to them, whatever
+// the policy allows.
+const basicIngestRefusal = "Basic Ingest topics ($aws/rules/...) go to their rule only; AWS IoT Core refuses subscriptions to them"
+
+// basicIngestFilter reports whether a topic filter is under $aws/rules/ (any case of the
+// share prefix aside: a shared subscription names its filter after $share/<group>/).
+func basicIngestFilter(filter string) bool {
+	if rest, ok := strings.CutPrefix(strings.ToLower(filter), "$share/"); ok {
+		if _, f, ok := strings.Cut(rest, "/"); ok {
+			filter = f
+		}
+	}
+	return strings.HasPrefix(filter, "$aws/rules/")
 }
 
 // OnPublish acknowledges and drops a refused MQTT 3.1.1 publish under profile mqtt, one of the
