@@ -174,9 +174,13 @@ func TestAWSProfileLimits(t *testing.T) {
 		}
 		filters := map[string]byte{}
 		for i := range 8 {
-			filters[fmt.Sprintf("$aws/rules/r/a/b/c/d/e/f/%d", i)] = 0
+			filters[fmt.Sprintf("a/b/c/d/e/f/g/%d", i)] = 0
 		}
 		if err := wait(t, c.SubscribeMultiple(filters, nil)); err != nil {
+			t.Fatal(err)
+		}
+		// The Basic Ingest prefix $aws/rules/<rule>/ does not count towards the 7 slashes.
+		if err := wait(t, c.Publish("$aws/rules/r/a/b/c/d/e/f/g/h", 1, false, "x")); err != nil {
 			t.Fatal(err)
 		}
 		if err := wait(t, c.Publish("a/b/c/d/e/f/g/h", 1, false, bytes.Repeat([]byte("x"), 128*1024))); err != nil {
