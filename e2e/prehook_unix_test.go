@@ -4,15 +4,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -21,64 +13,12 @@ import (
 	"github.com/iotcore-local/iotcore-local/emulator"
 )
 
-// prehookBuild holds e2e/lambdas/prehook, built once per test binary beside the RIE that
-// buildLambdaTools builds.
-var prehookBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// startPrehookRIE runs the pre-provisioning hook function behind the AWS Lambda Runtime
-// Interface Emulator on a free loopback port and returns its Invoke URL; both stop when the test
-// ends.
+// startPrehookRIE runs the pre-provisioning hook function (e2e/lambdas/prehook) behind the AWS
+// Lambda Runtime Interface Emulator and returns its Invoke URL; both stop when the test ends.
 func startPrehookRIE(t *testing.T) string {
 	t.Helper()
 	needTools(t, "go")
-	rieDir := buildLambdaTools(t)
-	prehookBuild.once.Do(func() {
-		prehookBuild.path = filepath.Join(rieDir, "prehook")
-		cmd := exec.Command("go", "build", "-o", prehookBuild.path, "github.com/iotcore-local/iotcore-local/e2e/lambdas/prehook")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			prehookBuild.err = fmt.Errorf("go build prehook: %v\n%s", err, out)
-		}
-	})
-	if prehookBuild.err != nil {
-		t.Fatal(prehookBuild.err)
-	}
-	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
-		cmd := exec.Command(filepath.Join(rieDir, "aws-lambda-rie"),
-			"--runtime-interface-emulator-address", addr, "--log-level", "error", prehookBuild.path)
-		cmd.Dir = rieDir
-		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=prehook")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the RIE starts the function as its child
-		var logs strings.Builder
-		cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start RIE: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if waitListening(addr, exited, 20*time.Second) {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("RIE output:\n%s", logs.String())
-				}
-			})
-			return "http://" + addr + "/2015-03-31/functions/function/invocations"
-		}
-		stop()
-		if attempt == 2 {
-			t.Fatalf("the RIE did not listen on %s:\n%s", addr, logs.String())
-		}
-	}
+	return runFunction(t, buildFunction(t, "prehook"), "prehook")
 }
 
 // TestPreProvisioningHookThroughRIE: a template's pre-provisioning hook is an aws-lambda-go

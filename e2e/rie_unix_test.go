@@ -68,15 +68,54 @@ func startRIE(t testing.TB) string {
 		needTools(tt, "go")
 	}
 	dir := buildLambdaTools(t)
+	return runFunction(t, filepath.Join(dir, "authorizer"), "authorizer")
+}
+
+// lambdaBuilds holds the other test functions of e2e/lambdas, each built once per test binary
+// into buildLambdaTools's folder.
+var lambdaBuilds sync.Map // package name → *lambdaBuild
+
+type lambdaBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildFunction builds e2e/lambdas/<name> (an aws-lambda-go handler) once and returns the binary.
+func buildFunction(t testing.TB, name string) string {
+	t.Helper()
+	dir := buildLambdaTools(t)
+	v, _ := lambdaBuilds.LoadOrStore(name, &lambdaBuild{})
+	b := v.(*lambdaBuild)
+	b.once.Do(func() {
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, "github.com/iotcore-local/iotcore-local/e2e/lambdas/"+name)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// runFunction runs the handler binary behind the AWS Lambda Runtime Interface Emulator on free
+// loopback ports, with env added to its environment, and returns the Invoke URL. The RIE and the
+// handler it starts are stopped when the test ends.
+func runFunction(t testing.TB, handler, name string, env ...string) string {
+	t.Helper()
+	dir := buildLambdaTools(t)
 	for attempt := 0; ; attempt++ {
 		addr := freeLoopback(t)
 		// The Runtime API the function polls defaults to 127.0.0.1:9001, which a second RIE (a
 		// parallel test, another package's) could not bind: each gets a free port of its own.
 		cmd := exec.Command(filepath.Join(dir, "aws-lambda-rie"),
 			"--runtime-interface-emulator-address", addr, "--runtime-api-address", freeLoopback(t), "--log-level", "error",
-			filepath.Join(dir, "authorizer"))
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME=authorizer")
+			handler)
+		cmd.Dir = filepath.Dir(handler)
+		cmd.Env = append(append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_LAMBDA_FUNCTION_NAME="+name), env...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the RIE starts the function as its child
 		var logs strings.Builder
 		cmd.Stdout, cmd.Stderr = &syncWriter{w: &logs}, &syncWriter{w: &logs}

@@ -8,11 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,13 +26,6 @@ const sinkARN = "arn:aws:lambda:us-east-1:123456789012:function:rulesink"
 func startSinkFunction(t *testing.T) (invokeURL string, events <-chan string) {
 	t.Helper()
 	needTools(t, "go")
-	rieDir := buildLambdaTools(t)
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "rulesink"), "github.com/iotcore-local/iotcore-local/e2e/lambdas/rulesink")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build rulesink: %v\n%s", err, out)
-	}
 	ch := make(chan string, 16)
 	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -49,31 +38,7 @@ func startSinkFunction(t *testing.T) (invokeURL string, events <-chan string) {
 	go sink.Serve(ln)
 	t.Cleanup(func() { sink.Close() })
 
-	addr := freeAddr(t)
-	rie := exec.Command(filepath.Join(rieDir, "aws-lambda-rie"), "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", freeAddr(t), "--log-level", "error", filepath.Join(dir, "rulesink"))
-	rie.Dir = dir
-	rie.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_NAME=rulesink", "SINK_URL=http://"+ln.Addr().String()+"/")
-	rie.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var logs syncWriter
-	logs.w = &strings.Builder{}
-	rie.Stdout, rie.Stderr = &logs, &logs
-	if err := rie.Start(); err != nil {
-		t.Fatalf("start RIE: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = rie.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-rie.Process.Pid, syscall.SIGKILL)
-		<-exited
-		if t.Failed() {
-			t.Logf("RIE output:\n%s", logs.String())
-		}
-	})
-	if !waitListening(addr, exited, 20*time.Second) {
-		t.Fatalf("the RIE did not listen on %s:\n%s", addr, logs.String())
-	}
-	return "http://" + addr + "/2015-03-31/functions/function/invocations", ch
+	return runFunction(t, buildFunction(t, "rulesink"), "rulesink", "SINK_URL=http://"+ln.Addr().String()+"/"), ch
 }
 
 // TestRuleLambdaActionThroughRIE: the lambda action delivers the SELECT result as the event of
