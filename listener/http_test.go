@@ -350,6 +350,9 @@ func TestHTTPSKeepAlive(t *testing.T) {
 			if second.Body != len(body) {
 				t.Errorf("handler read %d body bytes, want %d", second.Body, len(body))
 			}
+			// The transcript is finished "ok" by the goroutine that handed the connection over,
+			// which may run after the requests were already served.
+			waitFor(t, "the connection's transcript", func() bool { return len(srv.ring.Records()) >= 1 })
 			if recs := srv.ring.Records(); len(recs) != 1 {
 				t.Errorf("%d transcripts, want 1: %+v", len(recs), recs)
 			}
