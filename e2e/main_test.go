@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,9 @@ func closeWithin(t *testing.T, emu *emulator.Emulator, d time.Duration) {
 			t.Errorf("Close: %v", err)
 		}
 	case <-time.After(d):
-		t.Errorf("Close did not return within %v", d)
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Errorf("Close did not return within %v; goroutines:\n%s", d, stacks.String())
 	}
 }
 

@@ -280,3 +280,16 @@ func (a *brokerAdapter) sendWill(clientID string, will mqtt.Will) {
 	}
 	a.log.Debug("will sent after DeleteConnection", "client", clientID, "topic", will.TopicName)
 }
+
+// closeListenerClients disconnects the broker's live clients of one listener when it closes
+// (DISCONNECT 0x8B to MQTT 5 clients, as Mochi does). It replaces Mochi v2.7.9's
+// Server.closeListenerClients, whose Clients.GetByListener takes the clients' read lock twice
+// (it calls Len inside): with a client's disconnect waiting for the write lock in between, both
+// block for good and Close never returns. GetAll takes the lock once.
+func (e *Emulator) closeListenerClients(listenerID string) {
+	for _, cl := range e.broker.Clients.GetAll() {
+		if cl.Net.Listener == listenerID && !cl.Closed() {
+			_ = e.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+}

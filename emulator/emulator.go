@@ -281,6 +281,7 @@ func (e *Emulator) startBroker() error {
 		Transcripts:       e.transcripts,
 		Faults:            e.faults,
 		Domains:           e.listenerDomain,
+		CloseClients:      e.closeListenerClients,
 		Logger:            e.log.With("component", "listener"),
 	}
 	mqtts, alpn := common, common

@@ -27,6 +27,7 @@ func (e *Emulator) newWebSocket() *listener.WebSocket {
 		ConnectTimeout: e.cfg.ConnectTimeout,
 		Transcripts:    e.transcripts,
 		MaxPacketBytes: e.cfg.MaxPacketSize,
+		CloseClients:   e.closeListenerClients,
 		Logger:         e.log.With("component", "websocket"),
 	})
 }

@@ -111,6 +111,11 @@ type Config struct {
 	// ConnectTimeout bounds the wait for the first MQTT packet after the handshake (default
 	// 10s); mochi replaces the deadline with its keep-alive deadline once CONNECT is read.
 	ConnectTimeout time.Duration
+	// CloseClients, when set, disconnects the broker's clients of this listener at Close instead
+	// of the function mochi passes to Close. Mochi v2.7.9's own (Server.closeListenerClients)
+	// takes its clients' read lock twice (Clients.GetByListener calls Len), which deadlocks for
+	// good when a client's disconnect is waiting for the write lock in between.
+	CloseClients func(listenerID string)
 	// MaxConnectBytes caps the first MQTT packet of a connection (the CONNECT, read before the
 	// peer is authenticated): a longer claim ends the connection before its body is read, and
 	// the bytes are collected as they arrive, never allocated at the claimed length (default

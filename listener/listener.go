@@ -302,6 +302,9 @@ func (l *Listener) Close(closeClients listeners.CloseFn) {
 	disconnected := make(chan struct{})
 	go func() {
 		defer close(disconnected)
+		if l.cfg.CloseClients != nil && closeClients != nil {
+			closeClients = l.cfg.CloseClients
+		}
 		if first && closeClients != nil {
 			closeClients(l.cfg.ID)
 		}

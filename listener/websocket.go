@@ -58,6 +58,8 @@ type WebSocketConfig struct {
 	// MaxConnectBytes and MaxPacketBytes bound the MQTT packets read, as Config's do for TLS
 	// connections (0: DefaultMaxConnectBytes and no packet bound beyond the broker's).
 	MaxConnectBytes, MaxPacketBytes int
+	// CloseClients replaces the function mochi passes to Close, as Config.CloseClients does.
+	CloseClients func(listenerID string)
 }
 
 // WebSocket is the mochi listener of every MQTT-over-WebSocket connection. It binds no socket:
@@ -146,6 +148,9 @@ func (ws *WebSocket) Close(closeClients listeners.CloseFn) {
 		ws.mu.Unlock()
 		close(ws.done)
 	})
+	if ws.cfg.CloseClients != nil && closeClients != nil {
+		closeClients = ws.cfg.CloseClients
+	}
 	if first && closeClients != nil {
 		disconnected := make(chan struct{})
 		go func() { defer close(disconnected); closeClients(ws.cfg.ID) }()
