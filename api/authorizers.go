@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 
 	"github.com/iotcore-local/iotcore-local/authorizers"
@@ -23,26 +22,6 @@ func (s *server) authorizerRoutes(rt *router) {
 	rt.add(http.MethodPost, "/authorizer/{authorizerName}/test", "TestInvokeAuthorizer", s.testInvokeAuthorizer)
 	rt.add(http.MethodPost, "/default-authorizer", "SetDefaultAuthorizer", s.setDefaultAuthorizer)
 	rt.add(http.MethodGet, "/default-authorizer", "DescribeDefaultAuthorizer", s.describeDefaultAuthorizer)
-}
-
-// authorizerError maps the authorizers package's errors to the API's.
-func authorizerError(err error) error {
-	var e *authorizers.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	status := map[error]int{
-		authorizers.ErrNotFound:        http.StatusNotFound,
-		authorizers.ErrAlreadyExists:   http.StatusConflict,
-		authorizers.ErrInvalidRequest:  http.StatusBadRequest,
-		authorizers.ErrDeleteConflict:  http.StatusConflict,
-		authorizers.ErrLimitExceeded:   http.StatusGone,
-		authorizers.ErrInvalidResponse: http.StatusBadRequest,
-	}[e.Kind]
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	return &apiError{status: status, name: e.Kind.Error(), message: e.Message, cause: err}
 }
 
 type authorizerRequest struct {
@@ -106,7 +85,7 @@ func (s *server) createAuthorizer(c *call) (any, error) {
 		EnableCachingForHTTP: deref(in.EnableCachingForHTTP), Tags: tags,
 	})
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return authorizerNameARN{a.Name, a.ARN}, nil
 }
@@ -114,7 +93,7 @@ func (s *server) createAuthorizer(c *call) (any, error) {
 func (s *server) describeAuthorizer(c *call) (any, error) {
 	a, err := s.cfg.Authorizers.Describe(c.vars["authorizerName"])
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return describeAuthorizerOutput(a), nil
 }
@@ -132,14 +111,14 @@ func (s *server) updateAuthorizer(c *call) (any, error) {
 		TokenSigningPublicKeys: in.TokenSigningPublicKeys, Status: in.Status, EnableCachingForHTTP: in.EnableCachingForHTTP,
 	})
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return authorizerNameARN{a.Name, a.ARN}, nil
 }
 
 func (s *server) deleteAuthorizer(c *call) (any, error) {
 	if err := s.cfg.Authorizers.Delete(c.vars["authorizerName"]); err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return struct{}{}, nil
 }
@@ -157,7 +136,7 @@ func (s *server) listAuthorizers(c *call) (any, error) {
 	}
 	page, next, err := s.cfg.Authorizers.List(c.query("status"), c.query("marker"), pageSize, ascending)
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	out := struct {
 		Authorizers []authorizerNameARN `json:"authorizers"`
@@ -181,7 +160,7 @@ func (s *server) setDefaultAuthorizer(c *call) (any, error) {
 	}
 	a, err := s.cfg.Authorizers.SetDefault(*in.AuthorizerName)
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return authorizerNameARN{a.Name, a.ARN}, nil
 }
@@ -189,7 +168,7 @@ func (s *server) setDefaultAuthorizer(c *call) (any, error) {
 func (s *server) describeDefaultAuthorizer(c *call) (any, error) {
 	a, err := s.cfg.Authorizers.DescribeDefault()
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	return describeAuthorizerOutput(a), nil
 }
@@ -239,7 +218,7 @@ func (s *server) testInvokeAuthorizer(c *call) (any, error) {
 	}
 	ans, err := s.cfg.Authorizers.TestInvoke(c.r.Context(), c.vars["authorizerName"], ti)
 	if err != nil {
-		return nil, authorizerError(err)
+		return nil, serviceError(err)
 	}
 	out := struct {
 		IsAuthenticated          bool     `json:"isAuthenticated"`

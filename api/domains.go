@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/iotcore-local/iotcore-local/domains"
@@ -18,24 +17,6 @@ func (s *server) domainRoutes(rt *router) {
 	rt.add(http.MethodGet, "/domainConfigurations/{domainConfigurationName}", "DescribeDomainConfiguration", s.describeDomainConfiguration)
 	rt.add(http.MethodPut, "/domainConfigurations/{domainConfigurationName}", "UpdateDomainConfiguration", s.updateDomainConfiguration)
 	rt.add(http.MethodDelete, "/domainConfigurations/{domainConfigurationName}", "DeleteDomainConfiguration", s.deleteDomainConfiguration)
-}
-
-// domainError maps the domains package's errors to the API's.
-func domainError(err error) error {
-	var e *domains.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	status := map[error]int{
-		domains.ErrNotFound:       http.StatusNotFound,
-		domains.ErrAlreadyExists:  http.StatusConflict,
-		domains.ErrInvalidRequest: http.StatusBadRequest,
-		domains.ErrLimitExceeded:  http.StatusGone,
-	}[e.Kind]
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	return &apiError{status: status, name: e.Kind.Error(), message: e.Message, cause: err}
 }
 
 type domainTLSConfig struct {
@@ -108,7 +89,7 @@ func (s *server) createDomainConfiguration(c *call) (any, error) {
 		ApplicationProtocol: deref(in.ApplicationProtocol), ClientCertificateCallbackARN: in.callbackARN(),
 	})
 	if err != nil {
-		return nil, domainError(err)
+		return nil, serviceError(err)
 	}
 	return domainNameARN{d.Name, d.ARN}, nil
 }
@@ -116,7 +97,7 @@ func (s *server) createDomainConfiguration(c *call) (any, error) {
 func (s *server) describeDomainConfiguration(c *call) (any, error) {
 	d, err := s.cfg.Domains.Describe(c.vars["domainConfigurationName"])
 	if err != nil {
-		return nil, domainError(err)
+		return nil, serviceError(err)
 	}
 	certs := []domainServerCertificate{}
 	for _, arn := range d.ServerCertificateARNs {
@@ -170,14 +151,14 @@ func (s *server) updateDomainConfiguration(c *call) (any, error) {
 		ApplicationProtocol: in.ApplicationProtocol, ClientCertificateCallbackARN: in.callbackARN(),
 	})
 	if err != nil {
-		return nil, domainError(err)
+		return nil, serviceError(err)
 	}
 	return domainNameARN{d.Name, d.ARN}, nil
 }
 
 func (s *server) deleteDomainConfiguration(c *call) (any, error) {
 	if err := s.cfg.Domains.Delete(c.vars["domainConfigurationName"]); err != nil {
-		return nil, domainError(err)
+		return nil, serviceError(err)
 	}
 	return struct{}{}, nil
 }
@@ -189,7 +170,7 @@ func (s *server) listDomainConfigurations(c *call) (any, error) {
 	}
 	page, next, err := s.cfg.Domains.List(c.query("serviceType"), c.query("marker"), pageSize)
 	if err != nil {
-		return nil, domainError(err)
+		return nil, serviceError(err)
 	}
 	type summary struct {
 		DomainConfigurationName string `json:"domainConfigurationName"`

@@ -3,29 +3,25 @@ package authorizers
 import (
 	"errors"
 	"fmt"
+
+	"github.com/iotcore-local/iotcore-local/internal/awserr"
 )
 
-// Error kinds; each one's text is the AWS exception name the API answers with.
+// Error kinds (internal/awserr); each one's text is the AWS exception name the API answers with.
 var (
-	ErrNotFound        = errors.New("ResourceNotFoundException")
-	ErrAlreadyExists   = errors.New("ResourceAlreadyExistsException")
-	ErrInvalidRequest  = errors.New("InvalidRequestException")
-	ErrDeleteConflict  = errors.New("DeleteConflictException")
-	ErrLimitExceeded   = errors.New("LimitExceededException")
-	ErrInvalidResponse = errors.New("InvalidResponseException")
+	ErrNotFound        = awserr.NotFound
+	ErrAlreadyExists   = awserr.AlreadyExists
+	ErrInvalidRequest  = awserr.InvalidRequest
+	ErrLimitExceeded   = awserr.LimitExceeded
+	ErrDeleteConflict  = awserr.DeleteConflict
+	ErrInvalidResponse = awserr.InvalidResponse
 )
 
 // Error is an error of one kind with AWS's message.
-type Error struct {
-	Kind    error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Message }
-func (e *Error) Unwrap() error { return e.Kind }
+type Error = awserr.Error
 
 func newError(kind error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+	return awserr.New(kind, format, args...)
 }
 
 // Why an authentication failed; Refusal.Cause is one of them.

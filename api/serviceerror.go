@@ -1,0 +1,32 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/iotcore-local/iotcore-local/internal/awserr"
+)
+
+// awsErrStatus is the HTTP status AWS answers each internal/awserr kind with.
+var awsErrStatus = map[error]int{
+	awserr.NotFound:        http.StatusNotFound,
+	awserr.AlreadyExists:   http.StatusConflict,
+	awserr.InvalidRequest:  http.StatusBadRequest,
+	awserr.DeleteConflict:  http.StatusConflict,
+	awserr.LimitExceeded:   http.StatusGone,
+	awserr.InvalidResponse: http.StatusBadRequest,
+}
+
+// serviceError maps a service's *awserr.Error to the API's error: the kind names the exception
+// and decides the status (400 for a kind without one). Other errors pass through.
+func serviceError(err error) error {
+	var e *awserr.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	status := awsErrStatus[e.Kind]
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	return &apiError{status: status, name: e.Kind.Error(), message: e.Message, cause: err}
+}
