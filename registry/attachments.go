@@ -506,41 +506,18 @@ type pairListing struct {
 	value  func(second string) string
 }
 
-// listPairs pages the second halves of an owner's pair keys, in key order.
+// listPairs pages the second halves of an owner's pair keys, in key order: listTypedPairs
+// without a type filter, names only.
 func (r *Registry) listPairs(l pairListing, nextToken string, maxResults int) ([]string, string, error) {
-	size, err := pageSize(maxResults, defaultPage, "maxResults")
+	pairs, next, err := r.listTypedPairs(l, "", nextToken, maxResults)
 	if err != nil {
 		return nil, "", err
 	}
-	from, err := decodeToken(l.kind, nextToken, "nextToken")
-	if err != nil {
-		return nil, "", err
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.Name
 	}
-	prefix := pairPrefix(l.owner)
-	if from, err = resumeKey(prefix, from, "nextToken"); err != nil {
-		return nil, "", err
-	}
-	var (
-		out []string
-		p   = pager{size: size}
-	)
-	err = r.view(func(tx *bbolt.Tx) error {
-		if err := l.exists(tx); err != nil {
-			return err
-		}
-		return walk(tx.Bucket(l.bucket), prefix, from, true,
-			func(k, _ []byte) (bool, error) {
-				if !p.take(k) {
-					return false, nil
-				}
-				out = append(out, l.value(secondOf(k, prefix)))
-				return true, nil
-			})
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return out, p.token(l.kind), nil
+	return out, next, nil
 }
 
 // resumeKey checks that a token's key lies within this listing's prefix, so that a token of one
