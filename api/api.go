@@ -15,6 +15,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -101,6 +102,13 @@ type Config struct {
 	// Authorizers is the custom authorizers service behind CreateAuthorizer and the rest; nil
 	// leaves those operations out.
 	Authorizers *authorizers.Service
+	// CustomAuth, when set, runs custom authentication instead of Authorizers.Authenticate (the
+	// emulator's applies a domain configuration's default authorizer).
+	CustomAuth func(ctx context.Context, req authorizers.Request) (authorizers.Answer, error)
+	// CustomAuthX509 reports whether r arrived on a connection whose domain configuration's
+	// authenticationType is CUSTOM_AUTH_X509: its requests go to a custom authorizer together
+	// with the client certificate. nil: never.
+	CustomAuthX509 func(r *http.Request) bool
 	// Domains is the domain configurations service behind CreateDomainConfiguration and the
 	// rest; nil leaves those operations out.
 	Domains *domains.Service

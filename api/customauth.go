@@ -1,6 +1,10 @@
 package api
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -18,11 +22,16 @@ import (
 // is 403 ForbiddenException.
 
 // customAuthCaller authenticates r by custom authentication. It reports false when the request
-// asks for none.
+// asks for none. On a connection whose domain configuration is CUSTOM_AUTH_X509 every request is
+// custom-authenticated, with the client certificate (see customAuthX509).
 func (s *server) customAuthCaller(r *http.Request) (caller, bool, error) {
 	svc := s.cfg.Authorizers
 	if svc == nil || r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/topics/") {
 		return caller{}, false, nil
+	}
+	var cert *x509.Certificate
+	if s.cfg.CustomAuthX509 != nil && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && s.cfg.CustomAuthX509(r) {
+		cert = r.TLS.PeerCertificates[0]
 	}
 	query := authorizers.ParseQuery(r.URL.RawQuery)
 	name := r.Header.Get(authorizers.KeyAuthorizerName)
@@ -35,7 +44,7 @@ func (s *server) customAuthCaller(r *http.Request) (caller, bool, error) {
 		}
 		return query.Token(key)
 	}
-	if name == "" {
+	if name == "" && cert == nil {
 		def, err := svc.DescribeDefault()
 		if err != nil || def.TokenKeyName == "" {
 			return caller{}, false, nil
@@ -57,27 +66,62 @@ func (s *server) customAuthCaller(r *http.Request) (caller, bool, error) {
 	if r.URL.RawQuery != "" {
 		req.HTTP.QueryString = "?" + r.URL.RawQuery
 	}
-	if r.TLS != nil {
+	env := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account,
+		SourceIP: remoteAddr(r.RemoteAddr), DomainName: s.cfg.Endpoint}
+	if r.TLS != nil && r.TLS.ServerName != "" {
 		req.ServerName = r.TLS.ServerName
+		env.DomainName = r.TLS.ServerName
 	}
-	ans, err := svc.Authenticate(r.Context(), req)
+	var certPolicies []registry.Policy
+	if cert != nil {
+		id := registry.CertificateID(cert.Raw)
+		view, err := s.activeCertificate(id)
+		if err != nil {
+			return caller{}, true, err
+		}
+		env = auth.BindThing(view, "", env, s.reg.DescribeThing)
+		env.Certificate = cert
+		certPolicies = auth.PoliciesInForce(view, env.ThingName)
+		req.ClientCertificate = &authorizers.ClientCertificate{ID: id,
+			PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))}
+	}
+	authenticate := svc.Authenticate
+	if s.cfg.CustomAuth != nil {
+		authenticate = s.cfg.CustomAuth
+	}
+	ans, err := authenticate(r.Context(), req)
 	if err != nil {
 		s.log.Warn("api: custom authentication refused", "path", r.URL.Path, "reason", err)
 		return caller{}, true, forbidden("%v", err)
 	}
-	env := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account,
-		SourceIP: remoteAddr(r.RemoteAddr), DomainName: s.cfg.Endpoint}
-	if r.TLS != nil && r.TLS.ServerName != "" {
-		env.DomainName = r.TLS.ServerName
-	}
-	policies := make([]registry.Policy, 0, len(ans.PolicyDocuments))
+	policies := make([]registry.Policy, 0, len(ans.PolicyDocuments)+len(certPolicies))
 	for i, doc := range ans.PolicyDocuments {
 		if _, err := auth.ParseDocument(doc); err != nil {
 			return caller{}, true, forbidden("custom authorizer %s: policyDocuments[%d] is not a valid policy: %v", ans.Authorizer, i, err)
 		}
 		policies = append(policies, registry.Policy{Name: "authorizer " + ans.Authorizer, Document: doc})
 	}
+	policies = append(policies, certPolicies...)
 	return caller{kind: callerCustomAuth, principal: ans.PrincipalID, policies: auth.CompilePolicies(policies, env)}, true, nil
+}
+
+// activeCertificate returns the registration of a CUSTOM_AUTH_X509 client's certificate, which
+// must be registered and ACTIVE before the authorizer is called.
+func (s *server) activeCertificate(id string) (registry.CertificateView, error) {
+	if s.reg == nil {
+		return registry.CertificateView{}, forbidden("no registry to look the client certificate up in")
+	}
+	view, err := s.reg.CertificateIdentity(id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return view, forbidden("CUSTOM_AUTH_X509: certificate %s is not registered", id)
+	}
+	if err != nil {
+		return view, fmt.Errorf("look up certificate %s: %w", id, err)
+	}
+	if view.Certificate.Status != registry.StatusActive {
+		return view, forbidden("CUSTOM_AUTH_X509: certificate %s is %s, only ACTIVE certificates are authorized", id, view.Certificate.Status)
+	}
+	return view, nil
 }
 
 // authorizeCustom decides the permissions of a custom-auth caller with its answer's policies.

@@ -108,6 +108,17 @@ func (s *server) dispatch(r *http.Request) (*route, map[string]string, *http.Req
 		return s.dispatchLocal(r, path)
 	}
 
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && s.cfg.CustomAuthX509 != nil && s.cfg.CustomAuthX509(r) {
+		who, ok, err := s.customAuthCaller(r)
+		if !ok {
+			err = forbidden("this domain configuration authenticates by CUSTOM_AUTH_X509, which serves HTTPS publish (POST /topics/{topic}) only")
+		}
+		if err != nil {
+			return nil, nil, r, err
+		}
+		rt, vars, err := s.matchPlanes(&who, r.Method, path, s.data)
+		return rt, vars, withCaller(r, who), err
+	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		who := caller{kind: callerCertificate, certificate: r.TLS.PeerCertificates[0]}
 		rt, vars, err := s.matchPlanes(&who, r.Method, path, s.data, s.jobsData, s.creds)

@@ -30,8 +30,12 @@ type Request struct {
 	TokenFrom func(tokenKeyName string) (string, bool)
 
 	ServerName string // TLS SNI; "" without TLS
-	HTTP       *HTTPContext
-	MQTT       *MQTTContext
+	// ClientCertificate is the client's certificate on a domain configuration whose
+	// authenticationType is CUSTOM_AUTH_X509; nil otherwise. The event carries it, and the
+	// answer's principalId must be its certificate id.
+	ClientCertificate *ClientCertificate
+	HTTP              *HTTPContext
+	MQTT              *MQTTContext
 	// ConnectionID identifies the connection in the event (connectionMetadata.id).
 	ConnectionID string
 	// HTTPRequest marks an HTTPS publish: answers are cached only for authorizers with
@@ -40,6 +44,12 @@ type Request struct {
 	// Refresh marks the call refreshAfterInSeconds makes: the function is called, not the cache
 	// (its answer then replaces the cached one).
 	Refresh bool
+}
+
+// ClientCertificate is the X.509 part of a CUSTOM_AUTH_X509 event.
+type ClientCertificate struct {
+	PEM string // the leaf certificate, PEM
+	ID  string // its AWS IoT certificate id (SHA-256 of the DER, hex)
 }
 
 // HTTPContext is the HTTP part of the event.
@@ -88,11 +98,17 @@ type event struct {
 }
 
 type eventProtocolData struct {
-	TLS *struct {
-		ServerName string `json:"serverName"`
-	} `json:"tls,omitempty"`
+	TLS  *eventTLS    `json:"tls,omitempty"`
 	HTTP *HTTPContext `json:"http,omitempty"`
 	MQTT *eventMQTT   `json:"mqtt,omitempty"`
+}
+
+// eventTLS is protocolData.tls: the server name, and under CUSTOM_AUTH_X509 the client's
+// certificate and its id.
+type eventTLS struct {
+	ServerName         string `json:"serverName"`
+	X509CertificatePEM string `json:"x509CertificatePem,omitempty"`
+	PrincipalID        string `json:"principalId,omitempty"`
 }
 
 type eventMQTT struct {
@@ -154,6 +170,10 @@ func (s *Service) Authenticate(ctx context.Context, req Request) (Answer, error)
 	if err != nil {
 		return Answer{}, err
 	}
+	if c := req.ClientCertificate; c != nil && ans.IsAuthenticated && ans.PrincipalID != c.ID {
+		return Answer{}, &Refusal{Cause: ErrFunction, Authorizer: a.Name, Detail: fmt.Sprintf(
+			"%s answered principalId %q; under CUSTOM_AUTH_X509 it must be the client certificate's id %s (protocolData.tls.principalId)", a.FunctionARN, ans.PrincipalID, c.ID)}
+	}
 	if cacheable && ans.RefreshAfter > 0 {
 		s.cache.put(key, ans, s.opts.Now().Add(time.Duration(ans.RefreshAfter)*time.Second))
 	}
@@ -175,11 +195,12 @@ func buildEvent(req Request, token string, hasToken, verified bool) event {
 	}
 	if req.ServerName != "" || req.HTTP != nil && req.MQTT == nil || req.MQTT != nil {
 		ev.Protocols = append(ev.Protocols, "tls")
-		ev.ProtocolData.TLS = &struct {
-			ServerName string `json:"serverName"`
-		}{ServerName: req.ServerName}
-		if req.ServerName == "" {
-			ev.ProtocolData.TLS = nil
+		if req.ServerName != "" || req.ClientCertificate != nil {
+			ev.ProtocolData.TLS = &eventTLS{ServerName: req.ServerName}
+		}
+		if c := req.ClientCertificate; c != nil {
+			ev.ProtocolData.TLS.X509CertificatePEM = c.PEM
+			ev.ProtocolData.TLS.PrincipalID = c.ID
 		}
 	}
 	if req.HTTP != nil {

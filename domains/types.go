@@ -42,7 +42,8 @@ type AuthorizerConfig struct {
 	AllowAuthorizerOverride bool   `json:"allowAuthorizerOverride"`
 }
 
-// ServerCertificateConfig is kept as given; OCSP stapling itself is not offered.
+// ServerCertificateConfig is the server certificate's OCSP stapling: with EnableOCSPCheck the
+// listener staples a response from OCSPLambdaARN's function, or from the root CA without one.
 type ServerCertificateConfig struct {
 	EnableOCSPCheck            *bool  `json:"enableOCSPCheck,omitempty"`
 	OCSPLambdaARN              string `json:"ocspLambdaArn,omitempty"`

@@ -66,9 +66,6 @@ func (s *Service) checkSettings(c *Config) error {
 	if !combinations[c.ApplicationProtocol][c.AuthenticationType] {
 		return newError(ErrInvalidRequest, "authenticationType %s cannot be used with applicationProtocol %s", c.AuthenticationType, c.ApplicationProtocol)
 	}
-	if c.AuthenticationType == AuthCustomX509 {
-		return newError(ErrInvalidRequest, "authenticationType: CUSTOM_AUTH_X509 is not supported by iotcore-local yet; use AWS_X509 or CUSTOM_AUTH")
-	}
 	if len(c.SecurityPolicy) > maxSecurityPolicy {
 		return newError(ErrInvalidRequest, "tlsConfig.securityPolicy: at most %d characters", maxSecurityPolicy)
 	}
@@ -84,9 +81,6 @@ func (s *Service) checkSettings(c *Config) error {
 		}
 	}
 	if sc := c.ServerCertificateConfig; sc != nil {
-		if sc.EnableOCSPCheck != nil && *sc.EnableOCSPCheck {
-			return newError(ErrInvalidRequest, "serverCertificateConfig.enableOCSPCheck: OCSP stapling is not supported by iotcore-local")
-		}
 		if len(sc.OCSPLambdaARN) > maxOCSPLambdaARN {
 			return newError(ErrInvalidRequest, "serverCertificateConfig.ocspLambdaArn: at most %d characters", maxOCSPLambdaARN)
 		}
@@ -98,8 +92,8 @@ func (s *Service) checkSettings(c *Config) error {
 		if len(arn) > maxCallbackARN {
 			return newError(ErrInvalidRequest, "clientCertificateConfig.clientCertificateCallbackArn: at most %d characters", maxCallbackARN)
 		}
-		if c.AuthenticationType != AuthX509 {
-			return newError(ErrInvalidRequest, "clientCertificateConfig: a client certificate callback needs authenticationType AWS_X509 (it runs after mutual TLS)")
+		if c.AuthenticationType != AuthX509 && c.AuthenticationType != AuthCustomX509 {
+			return newError(ErrInvalidRequest, "clientCertificateConfig: a client certificate callback needs authenticationType AWS_X509 or CUSTOM_AUTH_X509 (it runs after mutual TLS)")
 		}
 	}
 	return nil

@@ -94,7 +94,8 @@ func TestDomainConfigurationsAPI(t *testing.T) {
 			"arn:aws:acm:us-east-1:123456789012:certificate/a", "arn:aws:acm:us-east-1:123456789012:certificate/b"}}, "InvalidRequestException"},
 		{"not an ACM ARN", iot.CreateDomainConfigurationInput{DomainConfigurationName: aws.String("c8"), DomainName: aws.String("c8.test"), ServerCertificateArns: []string{"arn:aws:iam::1:x"}}, "InvalidRequestException"},
 		{"jobs service", iot.CreateDomainConfigurationInput{DomainConfigurationName: aws.String("c9"), ServiceType: types.ServiceTypeJobs}, "InvalidRequestException"},
-		{"OCSP", iot.CreateDomainConfigurationInput{DomainConfigurationName: aws.String("c10"), ServerCertificateConfig: &types.ServerCertificateConfig{EnableOCSPCheck: aws.Bool(true)}}, "InvalidRequestException"},
+		{"OCSP responder ARN too long", iot.CreateDomainConfigurationInput{DomainConfigurationName: aws.String("c10"), ServerCertificateConfig: &types.ServerCertificateConfig{
+			EnableOCSPCheck: aws.Bool(true), OcspLambdaArn: aws.String("arn:aws:lambda:us-east-1:123456789012:function:" + strings.Repeat("x", 100))}}, "InvalidRequestException"},
 		{"callback without X.509", iot.CreateDomainConfigurationInput{DomainConfigurationName: aws.String("c11"), ClientCertificateConfig: &types.ClientCertificateConfig{ClientCertificateCallbackArn: aws.String("fn")}}, "InvalidRequestException"},
 	}
 	for _, b := range bad {

@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -63,6 +64,10 @@ func (e *Emulator) listenerDomain(serverName string) listener.Domain {
 		Name: c.Name, Matched: matched, Disabled: c.Status == domains.StatusDisabled, Quiet: !e.domains.Configured(),
 		Protocol: c.ApplicationProtocol, Auth: c.AuthenticationType, Policy: pol.Name,
 		MinVersion: pol.MinVersion, MaxVersion: pol.MaxVersion, CipherSuites: pol.CipherSuites,
+	}
+	if sc := c.ServerCertificateConfig; sc != nil && sc.EnableOCSPCheck != nil && *sc.EnableOCSPCheck && e.stapler != nil {
+		name, arn := c.Name, sc.OCSPLambdaARN
+		d.Staple = func(cert *tls.Certificate) (*tls.Certificate, string) { return e.stapler.Staple(name, arn, cert) }
 	}
 	if arn := c.ClientCertificateCallbackARN; arn != "" {
 		d.VerifyClientCertificate = func(serverName string, chain []*x509.Certificate) error {

@@ -51,6 +51,7 @@ type Emulator struct {
 	authorizers  *authorizers.Service
 	domains      *domains.Service
 	domainNames  []string // the domain names at open, for pki.Load
+	stapler      *stapler // OCSP responses of domain configurations with enableOCSPCheck
 	rules        *rules.Engine
 	transcripts  *listener.Transcripts // nil with NoTranscripts
 	faults       *listener.Faults
@@ -131,6 +132,7 @@ func (e *Emulator) Start(ctx context.Context) (err error) {
 	if e.pki, err = pki.Load(pki.Options{Dir: e.cfg.DataDir, Names: e.cfg.Endpoints, DomainNames: e.domainNames, KeyType: e.cfg.ServerKey, Logger: e.log}); err != nil {
 		return fmt.Errorf("load certificate authority: %w", err)
 	}
+	e.stapler = newStapler(e.pki, e.functions, e.log.With("component", "ocsp"), e.cfg.Now)
 	e.registry, err = registry.Open(filepath.Join(e.cfg.DataDir, "registry.db"), registry.Options{
 		Region:         e.cfg.Region,
 		Account:        e.cfg.Account,
@@ -381,8 +383,13 @@ func (e *Emulator) newAPIHandler() http.Handler {
 		Logger:      e.log.With("component", "api"),
 		Shadows:     e.shadows,
 		Authorizers: e.authorizers,
-		Domains:     e.domains,
-		ShadowNow:   e.cfg.Now,
+		CustomAuth:  domainAuthenticator{inner: e.authorizers, domains: e.domains}.Authenticate,
+		CustomAuthX509: func(r *http.Request) bool {
+			t := listener.TranscriptFromContext(r.Context())
+			return t != nil && t.Personality() == listener.PersonalityHTTPSCustomAuthX509
+		},
+		Domains:   e.domains,
+		ShadowNow: e.cfg.Now,
 		ShadowPublish: func(pubs []shadow.Publication) {
 			hooks.Publish(e.broker, e.log.With("component", "shadow"), pubs)
 		},
@@ -461,6 +468,9 @@ func (e *Emulator) Close() error {
 		}
 		if e.index != nil {
 			_ = e.index.Close()
+		}
+		if e.stapler != nil {
+			e.stapler.close()
 		}
 		if e.functions != nil {
 			e.functions.CloseIdleConnections()

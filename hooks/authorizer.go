@@ -123,7 +123,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if id := conn.Identity(); id != nil {
 		return a.connectIdentity(cl, pk, tr, state, id)
 	}
-	if len(state.PeerCertificates) == 0 && (conn.CustomAuth() || state.NegotiatedProtocol == listener.ProtocolMQTT) {
+	if conn.CustomAuth() || len(state.PeerCertificates) == 0 && state.NegotiatedProtocol == listener.ProtocolMQTT {
 		return a.connectCustom(cl, pk, tr, state, nil)
 	}
 	if len(state.PeerCertificates) == 0 {

@@ -3,9 +3,11 @@ package hooks
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,7 +101,11 @@ func customAuthRequest(cl *mqtt.Client, pk packets.Packet, state tls.ConnectionS
 	return req
 }
 
-// connectCustom decides a CONNECT by custom authentication.
+// connectCustom decides a CONNECT by custom authentication. Under a domain configuration whose
+// authenticationType is CUSTOM_AUTH_X509 the connection also carries a client certificate: it
+// must be registered and ACTIVE, the authorizer's event carries it, the answer's principalId must
+// be its id, and the certificate's own policies hold the connection together with the answer's
+// (thing policy variables included).
 func (a *Authorizer) connectCustom(cl *mqtt.Client, pk packets.Packet, tr *listener.Transcript, state tls.ConnectionState, ws *CustomAuthWebSocket) error {
 	if a.opts.CustomAuth == nil {
 		return a.refuseCode(cl, tr, "custom authentication is not configured", packets.ErrBadUsernameOrPassword)
@@ -108,14 +114,28 @@ func (a *Authorizer) connectCustom(cl *mqtt.Client, pk packets.Packet, tr *liste
 		return a.refuseCode(cl, tr, fmt.Sprintf("custom authentication: the username is %d bytes; at most %d are accepted", n, maxCustomAuthUsername), packets.ErrBadUsernameOrPassword)
 	}
 	req := customAuthRequest(cl, pk, state, ws)
+	pol := &customPolicies{dir: a.opts.Directory, env: a.connectionEnv(cl, pk, state)}
+	who := &principal{env: pol.env}
+	if len(state.PeerCertificates) > 0 {
+		peer := state.PeerCertificates[0]
+		id := registry.CertificateID(peer.Raw)
+		base := pol.env
+		base.Certificate = peer
+		resolved, _, err := resolvePrincipal(a.opts.Directory, id, cl.ID, base)
+		if err != nil {
+			return a.refuseCode(cl, tr, "CUSTOM_AUTH_X509: "+a.justInTime(peer, err), packets.ErrNotAuthorized)
+		}
+		who, pol.env, pol.certificateID = resolved, resolved.env, id
+		req.ClientCertificate = &authorizers.ClientCertificate{ID: id,
+			PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: peer.Raw}))}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	ans, err := a.opts.CustomAuth.Authenticate(ctx, req)
 	cancel()
 	if err != nil {
 		return a.refuseCode(cl, tr, err.Error(), packets.ErrBadUsernameOrPassword)
 	}
-	env := a.connectionEnv(cl, pk, state)
-	c, err := compileAnswer(ans, env)
+	c, err := pol.compile(ans)
 	if err != nil {
 		return a.refuseCode(cl, tr, err.Error(), packets.ErrBadUsernameOrPassword)
 	}
@@ -125,15 +145,10 @@ func (a *Authorizer) connectCustom(cl *mqtt.Client, pk packets.Packet, tr *liste
 	if reason, ok := a.willAllowed(cl, c); !ok {
 		return a.refuse(cl, tr, reason)
 	}
-	who := &principal{env: env, identifier: ans.PrincipalID}
-	answer := ans
-	who.recompile = func() *auth.Compiled {
-		c, err := compileAnswer(answer, env)
-		if err != nil {
-			return &auth.Compiled{}
-		}
-		return c
+	if pol.certificateID == "" {
+		who.identifier = ans.PrincipalID
 	}
+	who.recompile = pol.recompile
 	s := &session{client: cl, who: who}
 	s.policy.Store(c)
 	a.sessions.put(s)
@@ -145,11 +160,14 @@ func (a *Authorizer) connectCustom(cl *mqtt.Client, pk packets.Packet, tr *liste
 		a.startLifetime(cl, time.Duration(ans.DisconnectAfter)*unit, "CUSTOMAUTH_TTL_EXPIRATION")
 	}
 	if ans.RefreshAfter > 0 {
-		a.startRefresh(cl, s, req, env, time.Duration(ans.RefreshAfter)*unit)
+		a.startRefresh(cl, s, req, pol, time.Duration(ans.RefreshAfter)*unit)
 	}
 	how := "MQTT on 443 (ALPN mqtt)"
-	if ws != nil {
+	switch {
+	case ws != nil:
 		how = "WebSocket"
+	case pol.certificateID != "":
+		how = fmt.Sprintf("MQTT with certificate %s (CUSTOM_AUTH_X509)", pol.certificateID)
 	}
 	cached := ""
 	if ans.Cached {
@@ -159,8 +177,21 @@ func (a *Authorizer) connectCustom(cl *mqtt.Client, pk packets.Packet, tr *liste
 	return nil
 }
 
-// compileAnswer compiles the policy documents of an authorizer's answer.
-func compileAnswer(ans authorizers.Answer, env auth.Environment) (*auth.Compiled, error) {
+// customPolicies is the policy set of a custom-auth connection: the latest answer's documents
+// and, under CUSTOM_AUTH_X509, the policies in force for the client certificate, read again from
+// the registry each time they are compiled (after a registry change, or a refresh).
+type customPolicies struct {
+	dir           Directory
+	env           auth.Environment
+	certificateID string // "" without a client certificate
+
+	mu  sync.Mutex
+	ans authorizers.Answer
+}
+
+// compile checks and compiles the answer's documents with the certificate's policies, and keeps
+// the answer for recompile.
+func (p *customPolicies) compile(ans authorizers.Answer) (*auth.Compiled, error) {
 	policies := make([]registry.Policy, 0, len(ans.PolicyDocuments))
 	for i, doc := range ans.PolicyDocuments {
 		if _, err := auth.ParseDocument(doc); err != nil {
@@ -168,12 +199,34 @@ func compileAnswer(ans authorizers.Answer, env auth.Environment) (*auth.Compiled
 		}
 		policies = append(policies, registry.Policy{Name: fmt.Sprintf("authorizer %s policyDocuments[%d]", ans.Authorizer, i), Document: doc})
 	}
-	return auth.CompilePolicies(policies, env), nil
+	if p.certificateID != "" {
+		view, err := p.dir.CertificateIdentity(p.certificateID)
+		if err != nil {
+			return nil, fmt.Errorf("CUSTOM_AUTH_X509: certificate %s: %w", p.certificateID, err)
+		}
+		policies = append(policies, auth.PoliciesInForce(view, p.env.ThingName)...)
+	}
+	p.mu.Lock()
+	p.ans = ans
+	p.mu.Unlock()
+	return auth.CompilePolicies(policies, p.env), nil
+}
+
+// recompile builds the policy set again from the last answer; a failure leaves no permission.
+func (p *customPolicies) recompile() *auth.Compiled {
+	p.mu.Lock()
+	ans := p.ans
+	p.mu.Unlock()
+	c, err := p.compile(ans)
+	if err != nil {
+		return &auth.Compiled{}
+	}
+	return c
 }
 
 // startRefresh calls the authorizer again every period and replaces the connection's policies
 // with the new answer's; a refusal or a failed call ends the connection (AUTH_ERROR).
-func (a *Authorizer) startRefresh(cl *mqtt.Client, s *session, req authorizers.Request, env auth.Environment, period time.Duration) {
+func (a *Authorizer) startRefresh(cl *mqtt.Client, s *session, req authorizers.Request, pol *customPolicies, period time.Duration) {
 	req.Refresh = true
 	var t *time.Timer
 	t = time.AfterFunc(period, func() {
@@ -182,7 +235,7 @@ func (a *Authorizer) startRefresh(cl *mqtt.Client, s *session, req authorizers.R
 		cancel()
 		var c *auth.Compiled
 		if err == nil {
-			c, err = compileAnswer(ans, env)
+			c, err = pol.compile(ans)
 		}
 		if err != nil {
 			a.refreshers.Delete(cl)

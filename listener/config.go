@@ -259,6 +259,11 @@ func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Tran
 		if cert == nil {
 			return nil, errNoServerCertificate
 		}
+		if d != nil && d.Staple != nil {
+			var note string
+			cert, note = d.Staple(cert)
+			t.Step(StepOCSP, note)
+		}
 		*chosen = p
 		t.setPersonality(p.name, p.clientAuth != tls.NoClientCert)
 		if faults := l.cfg.Faults.match(l.cfg.ID, hello.ServerName); len(faults) > 0 {

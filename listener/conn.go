@@ -25,7 +25,7 @@ type Conn struct {
 	ended          chan struct{} // closed once the broker has finished with the connection
 	guard          *packetGuard  // checks the MQTT stream before Mochi reads it (framing.go)
 	deferredErr    error         // a read error to report once the guard's queued bytes are read
-	customAuth     bool          // the personality is PersonalityMQTTCustomAuth (CustomAuth)
+	customAuth     bool          // the personality is PersonalityMQTTCustomAuth or PersonalityMQTTCustomAuthX509 (CustomAuth)
 
 	mu        sync.Mutex
 	bytesRead int64

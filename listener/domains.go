@@ -23,7 +23,8 @@ type Domain struct {
 	Quiet bool
 	// Protocol is the applicationProtocol: "SECURE_MQTT", "MQTT_WSS", "HTTPS" or "DEFAULT".
 	Protocol string
-	// Auth is the authenticationType: "AWS_X509", "CUSTOM_AUTH", "AWS_SIGV4" or "DEFAULT".
+	// Auth is the authenticationType: "AWS_X509", "CUSTOM_AUTH", "CUSTOM_AUTH_X509",
+	// "AWS_SIGV4" or "DEFAULT".
 	Auth string
 	// Policy is the security policy's name; MinVersion, MaxVersion and CipherSuites (TLS 1.2
 	// suites; nil for Go's defaults) are what it allows.
@@ -34,6 +35,9 @@ type Domain struct {
 	// received (before any authentication): an error fails the handshake. It is the
 	// configuration's clientCertificateCallbackArn.
 	VerifyClientCertificate func(serverName string, chain []*x509.Certificate) error
+	// Staple, when set, returns the server certificate to serve with an OCSP response attached
+	// (serverCertificateConfig.enableOCSPCheck), and the transcript's sentence about it.
+	Staple func(cert *tls.Certificate) (*tls.Certificate, string)
 }
 
 // The application protocols and authentication types of Domain.
@@ -44,11 +48,15 @@ const (
 	domainDefault    = "DEFAULT"
 	domainX509       = "AWS_X509"
 	domainCustomAuth = "CUSTOM_AUTH"
+	domainCustomX509 = "CUSTOM_AUTH_X509"
 	domainSigV4      = "AWS_SIGV4"
 )
 
 // StepDomain is the transcript step that says which domain configuration decided and why.
 const StepDomain = "domain configuration"
+
+// StepOCSP is the transcript step that says which OCSP response was stapled, or why none was.
+const StepOCSP = "ocsp staple"
 
 // accessDeniedAlert is a complete TLS record carrying the fatal alert 49 access_denied: the
 // refusal of a ClientHello for a DISABLED domain configuration.
@@ -96,6 +104,12 @@ func (r rules) chooseForDomain(d *Domain, offered []string) (p personality, ok, 
 	}
 	if d.Protocol == domainDefault {
 		p, ok := r.choose(offered)
+		if ok && d.Auth == domainCustomX509 {
+			if p, ok = customAuthX509(p); !ok {
+				return personality{}, false, true, fmt.Sprintf("%s; the table's personality for %s has no CUSTOM_AUTH_X509 form", head, alpnPhrase(offered))
+			}
+			return p, true, true, head + "; the port and ALPN table picks the protocol, with a client certificate and a custom authorizer"
+		}
 		if ok && !authMatches(p, d.Auth) {
 			return personality{}, false, true, fmt.Sprintf("%s; the table's personality %s for %s is not %s authentication", head, p.name, alpnPhrase(offered), d.Auth)
 		}
@@ -104,10 +118,14 @@ func (r rules) chooseForDomain(d *Domain, offered []string) (p personality, ok, 
 	switch {
 	case d.Protocol == domainSecureMQTT && d.Auth == domainCustomAuth && r.customAuth:
 		p = personality{name: PersonalityMQTTCustomAuth, nextProtos: pick(offered, ProtocolMQTT, ProtocolMQTTCA), clientAuth: tls.NoClientCert}
+	case d.Protocol == domainSecureMQTT && d.Auth == domainCustomX509 && r.customAuth:
+		p = personality{name: PersonalityMQTTCustomAuthX509, nextProtos: pick(offered, ProtocolMQTT, ProtocolMQTTCA), clientAuth: tls.RequireAnyClientCert}
 	case d.Protocol == domainSecureMQTT && (d.Auth == domainX509 || d.Auth == domainDefault):
 		p = personality{name: PersonalityMQTT, nextProtos: pick(offered, ProtocolMQTTCA, ProtocolMQTT), clientAuth: tls.RequireAnyClientCert}
 	case !r.https || r.strict:
 		// The HTTPS personalities are off on this listener.
+	case d.Protocol == domainHTTPS && d.Auth == domainCustomX509:
+		p = personality{name: PersonalityHTTPSCustomAuthX509, nextProtos: pick(offered, ProtocolHTTP2, ProtocolHTTP1, ProtocolHTTPCA), clientAuth: tls.RequireAnyClientCert, http: true}
 	case d.Protocol == domainHTTPS && d.Auth == domainX509:
 		p = personality{name: PersonalityHTTPSX509, nextProtos: pick(offered, ProtocolHTTPCA, ProtocolHTTP2, ProtocolHTTP1), clientAuth: tls.RequireAnyClientCert, http: true}
 	case d.Protocol == domainHTTPS, d.Protocol == domainMQTTWSS:
@@ -138,6 +156,21 @@ func pick(offered []string, want ...string) []string {
 		}
 	}
 	return nil
+}
+
+// customAuthX509 is the CUSTOM_AUTH_X509 form of the table's personality p: the same protocol
+// and ALPN selection, with a required client certificate handed to a custom authorizer.
+func customAuthX509(p personality) (personality, bool) {
+	switch p.name {
+	case PersonalityMQTT, PersonalityMQTTCustomAuth:
+		p.name = PersonalityMQTTCustomAuthX509
+	case PersonalityHTTPS, PersonalityHTTPSX509:
+		p.name = PersonalityHTTPSCustomAuthX509
+	default:
+		return personality{}, false
+	}
+	p.clientAuth = tls.RequireAnyClientCert
+	return p, true
 }
 
 // authMatches reports whether the table's personality p authenticates by auth.

@@ -233,7 +233,7 @@ func (l *Listener) handle(raw net.Conn, establish listeners.EstablishFn, front *
 		defer l.handlers.Done()
 		defer l.untrack(raw)
 		defer raw.Close()
-		l.serveMQTT(tc, t, establish, p.name == PersonalityMQTTCustomAuth)
+		l.serveMQTT(tc, t, establish, p.name == PersonalityMQTTCustomAuth || p.name == PersonalityMQTTCustomAuthX509)
 	}()
 }
 

@@ -18,6 +18,13 @@ const (
 	// PersonalityMQTTCustomAuth is MQTT with custom authentication (443 mqtt): no certificate
 	// request; the CONNECT's username and password go to a custom authorizer.
 	PersonalityMQTTCustomAuth = "mqtt-customauth"
+	// PersonalityMQTTCustomAuthX509 is MQTT under a domain configuration whose
+	// authenticationType is CUSTOM_AUTH_X509: a client certificate is required, and the
+	// CONNECT goes to a custom authorizer together with the certificate.
+	PersonalityMQTTCustomAuthX509 = "mqtt-customauth-x509"
+	// PersonalityHTTPSCustomAuthX509 is HTTPS under CUSTOM_AUTH_X509: a client certificate is
+	// required, and each request goes to a custom authorizer together with it.
+	PersonalityHTTPSCustomAuthX509 = "https-customauth-x509"
 	// PersonalityHTTPSX509 is HTTPS with a required client certificate (443 x-amzn-http-ca,
 	// 8443): the HTTP layer authenticates requests by the certificate's registration.
 	PersonalityHTTPSX509 = "https-x509"

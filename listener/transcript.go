@@ -326,6 +326,17 @@ func (t *Transcript) snapshotLocked() Record {
 	return r
 }
 
+// Personality returns the personality the ClientHello was given ("" before one was, and for a
+// nil transcript).
+func (t *Transcript) Personality() string {
+	if t == nil {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rec.Personality
+}
+
 // hasClient reports whether SetClient was called.
 func (t *Transcript) hasClient() bool {
 	t.mu.Lock()

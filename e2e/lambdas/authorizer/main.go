@@ -11,6 +11,12 @@
 //	garbage      an answer that is not JSON
 //	error        the function raises an error
 //	slow         answers after 7 s (beyond the 5 s AWS allows an authorizer)
+//	x509…        CUSTOM_AUTH_X509: authenticated only when protocolData.tls carries a PEM
+//	             certificate whose SHA-256 is protocolData.tls.principalId, and the server name
+//	             is set; principal = that certificate id (as AWS requires); a policy that
+//	             allows connecting and publish/subscribe/receive under fn/<thing name>/ (the
+//	             thing policy variable of the certificate's thing), and publish under fnhttp/
+//	x509wrong    as x509, but answers principal "someoneelse" (AWS refuses that)
 //
 // Without a token, the MQTT password decides: "letmein" (base64 in the event) is allow.
 // Every answer echoes the event it saw under "event" (AWS ignores unknown keys), so tests can
@@ -19,8 +25,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"time"
@@ -34,7 +44,9 @@ type event struct {
 	Protocols         []string `json:"protocols"`
 	ProtocolData      struct {
 		TLS *struct {
-			ServerName string `json:"serverName"`
+			ServerName         string `json:"serverName"`
+			X509CertificatePEM string `json:"x509CertificatePem"`
+			PrincipalID        string `json:"principalId"`
 		} `json:"tls"`
 		HTTP *struct {
 			Headers     map[string]string `json:"headers"`
@@ -85,6 +97,28 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		}
 		answer["isAuthenticated"] = true
 		return answer, nil
+	case strings.HasPrefix(token, "x509"):
+		tls := ev.ProtocolData.TLS
+		if tls == nil || tls.ServerName == "" || certificateID(tls.X509CertificatePEM) != tls.PrincipalID || tls.PrincipalID == "" {
+			answer["isAuthenticated"] = false
+			return answer, nil
+		}
+		answer["isAuthenticated"] = true
+		answer["principalId"] = tls.PrincipalID
+		if token == "x509wrong" {
+			answer["principalId"] = "someoneelse"
+		}
+		thingTopic := "fn/${iot:Connection.Thing.ThingName}/*"
+		answer["policyDocuments"] = []any{map[string]any{
+			"Version": "2012-10-17",
+			"Statement": []map[string]any{
+				{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:*:*:client/*"},
+				{"Effect": "Allow", "Action": []string{"iot:Publish", "iot:Receive"}, "Resource": []string{
+					"arn:aws:iot:*:*:topic/" + thingTopic, "arn:aws:iot:*:*:topic/fnhttp/*"}},
+				{"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:*:*:topicfilter/" + thingTopic},
+			},
+		}}
+		return answer, nil
 	case strings.HasPrefix(token, "allow"), strings.HasPrefix(token, "strings"), strings.HasPrefix(token, "ttl"):
 		rest := strings.TrimLeft(token, "abcdefghijklmnopqrstuvwxyz")
 		principal := "dev" + strings.Map(func(r rune) rune {
@@ -113,6 +147,20 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		answer["isAuthenticated"] = false
 		return answer, nil
 	}
+}
+
+// certificateID is AWS IoT's certificate id of a PEM certificate: the hex SHA-256 of its DER;
+// "" when pemText holds no certificate.
+func certificateID(pemText string) string {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return ""
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:])
 }
 
 func main() { lambda.Start(handle) }
