@@ -59,26 +59,25 @@ func TestOCSPRefusals(t *testing.T) {
 			t.Fatal("answered garbage")
 		}
 	})
-	t.Run("a response signed by another CA", func(t *testing.T) {
-		der, err := ocsp.CreateResponse(other.root.cert, other.root.cert, ocsp.Response{Status: ocsp.Good,
-			SerialNumber: leaf.SerialNumber, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)}, other.root.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.VerifyOCSPResponse(der, leaf); err == nil {
-			t.Fatal("accepted a response signed by a foreign CA")
-		}
-	})
-	t.Run("a response about another serial", func(t *testing.T) {
-		der, err := ocsp.CreateResponse(a.root.cert, a.root.cert, ocsp.Response{Status: ocsp.Good,
-			SerialNumber: otherLeaf.SerialNumber, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)}, a.root.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.VerifyOCSPResponse(der, leaf); err == nil {
-			t.Fatal("accepted a response about another certificate")
-		}
-	})
+	for _, c := range []struct {
+		name   string
+		signer *Authority
+		serial *x509.Certificate
+	}{
+		{"a response signed by another CA", other, leaf},
+		{"a response about another serial", a, otherLeaf},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			der, err := ocsp.CreateResponse(c.signer.root.cert, c.signer.root.cert, ocsp.Response{Status: ocsp.Good,
+				SerialNumber: c.serial.SerialNumber, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)}, c.signer.root.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.VerifyOCSPResponse(der, leaf); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
 	t.Run("an expired response", func(t *testing.T) {
 		der, err := ocsp.CreateResponse(a.root.cert, a.root.cert, ocsp.Response{Status: ocsp.Good, IssuerHash: crypto.SHA1,
 			SerialNumber: leaf.SerialNumber, ThisUpdate: time.Now().Add(-3 * time.Hour), NextUpdate: time.Now().Add(-time.Hour)}, a.root.key)
