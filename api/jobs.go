@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -11,35 +10,6 @@ import (
 // This file serves the Jobs operations of the control plane (service iot): jobs, job
 // executions and job templates. The members and paths are those of the AWS SDK for Go v2's
 // service/iot serializers. The decisions are the jobs service's; this file owns the wire.
-
-// jobKinds maps the jobs service's refusals to their HTTP status.
-var jobKinds = []struct {
-	kind   error
-	status int
-}{
-	{jobs.ErrInvalidRequest, http.StatusBadRequest},
-	{jobs.ErrNotFound, http.StatusNotFound},
-	{jobs.ErrAlreadyExists, http.StatusConflict},
-	{jobs.ErrConflict, http.StatusConflict},
-	{jobs.ErrInvalidStateTransition, http.StatusConflict},
-	{jobs.ErrVersionConflict, http.StatusConflict},
-	{jobs.ErrLimitExceeded, http.StatusGone},
-}
-
-// jobError turns a jobs service error into the AWS error; other errors pass through.
-func jobError(err error) error {
-	var je *jobs.Error
-	if !errors.As(err, &je) {
-		return err
-	}
-	for _, k := range jobKinds {
-		if errors.Is(err, k.kind) {
-			return &apiError{status: k.status, name: k.kind.Error(), message: je.Message,
-				resourceID: je.ResourceID, resourceARN: je.ResourceARN, cause: err}
-		}
-	}
-	return err
-}
 
 // jobsService returns the service, or the 503 answered without one.
 func (s *server) jobsService() (*jobs.Service, error) {
@@ -127,7 +97,7 @@ func (s *server) createJob(c *call) (any, error) {
 	in.JobID = c.vars["jobId"]
 	j, err := svc.CreateJob(in)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return jobRef{JobARN: j.JobARN, JobID: j.JobID, Description: j.Description}, nil
 }
@@ -142,7 +112,7 @@ func (s *server) describeJob(c *call) (any, error) {
 	}
 	j, err := svc.DescribeJob(c.vars["jobId"])
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return struct {
 		DocumentSource string    `json:"documentSource,omitempty"`
@@ -161,7 +131,7 @@ func (s *server) getJobDocument(c *call) (any, error) {
 	}
 	doc, err := svc.JobDocument(c.vars["jobId"], before)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return struct {
 		Document string `json:"document"`
@@ -197,7 +167,7 @@ func (s *server) listJobs(c *call) (any, error) {
 	}
 	list, next, err := svc.ListJobs(in)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	out := struct {
 		Jobs      []jobSummary `json:"jobs"`
@@ -222,7 +192,7 @@ func (s *server) updateJob(c *call) (any, error) {
 	}
 	in.JobID = c.vars["jobId"]
 	if err := svc.UpdateJob(in); err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return empty{}, nil
 }
@@ -245,7 +215,7 @@ func (s *server) cancelJob(c *call) (any, error) {
 	}
 	j, err := svc.CancelJob(c.vars["jobId"], force, in.ReasonCode, in.Comment)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return jobRef{JobARN: j.JobARN, JobID: j.JobID, Description: j.Description}, nil
 }
@@ -264,7 +234,7 @@ func (s *server) associateTargetsWithJob(c *call) (any, error) {
 	}
 	j, err := svc.AssociateTargets(c.vars["jobId"], in.Targets, in.Comment)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return jobRef{JobARN: j.JobARN, JobID: j.JobID, Description: j.Description}, nil
 }
@@ -279,7 +249,7 @@ func (s *server) deleteJob(c *call) (any, error) {
 		return nil, err
 	}
 	if err := svc.DeleteJob(c.vars["jobId"], force); err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return empty{}, nil
 }
@@ -315,7 +285,7 @@ func (s *server) describeJobExecution(c *call) (any, error) {
 	}
 	e, _, err := svc.DescribeExecution(c.vars["jobId"], c.vars["thingName"], n)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	out := jobExecutionOutput{
 		JobID: e.JobID, Status: e.Status, ForceCanceled: e.ForceCanceled, ThingARN: svc.ThingARN(e.ThingName),
@@ -369,7 +339,7 @@ func (s *server) listJobExecutionsForJob(c *call) (any, error) {
 	}
 	list, next, err := svc.ListExecutionsForJob(c.vars["jobId"], st, c.query("nextToken"), max)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	type item struct {
 		ThingARN string      `json:"thingArn"`
@@ -400,7 +370,7 @@ func (s *server) listJobExecutionsForThing(c *call) (any, error) {
 	}
 	list, next, err := svc.ListExecutionsForThing(c.vars["thingName"], st, c.query("jobId"), c.query("nextToken"), max)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	type item struct {
 		JobID   string      `json:"jobId"`
@@ -435,7 +405,7 @@ func (s *server) cancelJobExecution(c *call) (any, error) {
 	err = svc.CancelExecution(jobs.CancelExecutionInput{JobID: c.vars["jobId"], Thing: c.vars["thingName"], Force: force,
 		ExpectedVersion: in.ExpectedVersion, StatusDetails: in.StatusDetails})
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return empty{}, nil
 }
@@ -454,7 +424,7 @@ func (s *server) deleteJobExecution(c *call) (any, error) {
 		return nil, invalidRequest("executionNumber: must be a positive integer, got %q", c.vars["executionNumber"])
 	}
 	if err := svc.DeleteExecution(c.vars["jobId"], c.vars["thingName"], n, force); err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return empty{}, nil
 }
@@ -471,7 +441,7 @@ func (s *server) createJobTemplate(c *call) (any, error) {
 	in.JobTemplateID = c.vars["jobTemplateId"]
 	t, err := svc.CreateTemplate(in)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return struct {
 		ARN string `json:"jobTemplateArn"`
@@ -486,7 +456,7 @@ func (s *server) describeJobTemplate(c *call) (any, error) {
 	}
 	t, err := svc.DescribeTemplate(c.vars["jobTemplateId"])
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return struct {
 		ARN                string                   `json:"jobTemplateArn"`
@@ -517,7 +487,7 @@ func (s *server) listJobTemplates(c *call) (any, error) {
 	}
 	list, next, err := svc.ListTemplates(c.query("nextToken"), max)
 	if err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	type item struct {
 		ARN         string       `json:"jobTemplateArn"`
@@ -541,7 +511,7 @@ func (s *server) deleteJobTemplate(c *call) (any, error) {
 		return nil, err
 	}
 	if err := svc.DeleteTemplate(c.vars["jobTemplateId"]); err != nil {
-		return nil, jobError(err)
+		return nil, serviceError(err)
 	}
 	return empty{}, nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -27,35 +26,6 @@ func (s *server) provisioningRoutes(rt *router) {
 	rt.add(http.MethodDelete, "/provisioning-templates/{templateName}/versions/{versionId}", "DeleteProvisioningTemplateVersion", s.deleteProvisioningTemplateVersion)
 	rt.add(http.MethodPost, "/provisioning-templates/{templateName}/provisioning-claim", "CreateProvisioningClaim", s.createProvisioningClaim)
 	rt.add(http.MethodPost, "/things", "RegisterThing", s.registerThing)
-}
-
-// provisioningKinds maps the provisioning service's error kinds to their HTTP status.
-var provisioningKinds = []struct {
-	kind   error
-	status int
-}{
-	{provisioning.ErrNotFound, http.StatusNotFound},
-	{provisioning.ErrAlreadyExists, http.StatusConflict},
-	{provisioning.ErrInvalidRequest, http.StatusBadRequest},
-	{provisioning.ErrConflictingUpdate, http.StatusConflict},
-	{provisioning.ErrDeleteConflict, http.StatusConflict},
-	{provisioning.ErrVersionsLimitExceeded, http.StatusConflict},
-	{provisioning.ErrLimitExceeded, http.StatusGone},
-	{provisioning.ErrRegistrationFailure, http.StatusBadRequest},
-}
-
-// provErr turns a provisioning refusal into its AWS error; other errors pass through.
-func provErr(err error) error {
-	var pe *provisioning.Error
-	if !errors.As(err, &pe) {
-		return err
-	}
-	for _, k := range provisioningKinds {
-		if errors.Is(err, k.kind) {
-			return &apiError{status: k.status, name: k.kind.Error(), message: pe.Message, cause: err}
-		}
-	}
-	return err
 }
 
 // preProvisioningHook is the wire form of a template's hook.
@@ -126,7 +96,7 @@ func (s *server) createProvisioningTemplate(c *call) (any, error) {
 		Enabled: in.Enabled, Hook: hook, Type: provisioning.TemplateType(in.Type), Tags: tags,
 	})
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return createProvisioningTemplateResponse{TemplateArn: t.ARN, TemplateName: t.Name, DefaultVersionID: t.DefaultVersionID}, nil
 }
@@ -148,7 +118,7 @@ type describeProvisioningTemplateResponse struct {
 func (s *server) describeProvisioningTemplate(c *call) (any, error) {
 	t, err := s.cfg.Provisioning.DescribeTemplate(c.vars["templateName"])
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return describeProvisioningTemplateResponse{
 		TemplateArn: t.ARN, TemplateName: t.Name, Description: t.Description,
@@ -181,14 +151,14 @@ func (s *server) updateProvisioningTemplate(c *call) (any, error) {
 		RoleARN: in.ProvisioningRoleArn, Hook: hook, RemoveHook: in.RemovePreProvisioningHook,
 	})
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return struct{}{}, nil
 }
 
 func (s *server) deleteProvisioningTemplate(c *call) (any, error) {
 	if err := s.cfg.Provisioning.DeleteTemplate(c.vars["templateName"]); err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return struct{}{}, nil
 }
@@ -215,7 +185,7 @@ func (s *server) listProvisioningTemplates(c *call) (any, error) {
 	}
 	ts, next, err := s.cfg.Provisioning.ListTemplates(max, c.query("nextToken"))
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	out := listProvisioningTemplatesResponse{Templates: []provisioningTemplateSummary{}, NextToken: next}
 	for _, t := range ts {
@@ -253,7 +223,7 @@ func (s *server) createProvisioningTemplateVersion(c *call) (any, error) {
 	}
 	v, t, err := s.cfg.Provisioning.CreateVersion(c.vars["templateName"], *in.TemplateBody, def)
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return createProvisioningTemplateVersionResponse{TemplateArn: t.ARN, TemplateName: t.Name, VersionID: v.ID, IsDefaultVersion: v.IsDefault}, nil
 }
@@ -281,7 +251,7 @@ func (s *server) describeProvisioningTemplateVersion(c *call) (any, error) {
 	}
 	v, err := s.cfg.Provisioning.DescribeVersion(c.vars["templateName"], id)
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return describeProvisioningTemplateVersionResponse{VersionID: v.ID, CreationDate: epochSeconds(v.CreationDate), TemplateBody: v.Body, IsDefaultVersion: v.IsDefault}, nil
 }
@@ -304,7 +274,7 @@ func (s *server) listProvisioningTemplateVersions(c *call) (any, error) {
 	}
 	vs, next, err := s.cfg.Provisioning.ListVersions(c.vars["templateName"], max, c.query("nextToken"))
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	out := listProvisioningTemplateVersionsResponse{Versions: []provisioningTemplateVersionSummary{}, NextToken: next}
 	for _, v := range vs {
@@ -319,7 +289,7 @@ func (s *server) deleteProvisioningTemplateVersion(c *call) (any, error) {
 		return nil, err
 	}
 	if err := s.cfg.Provisioning.DeleteVersion(c.vars["templateName"], id); err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return struct{}{}, nil
 }
@@ -336,7 +306,7 @@ type createProvisioningClaimResponse struct {
 func (s *server) createProvisioningClaim(c *call) (any, error) {
 	cl, err := s.cfg.Provisioning.CreateClaim(c.vars["templateName"])
 	if err != nil {
-		if pe := provErr(err); pe != err {
+		if pe := serviceError(err); pe != err {
 			return nil, pe
 		}
 		return nil, fmt.Errorf("create provisioning claim: %w", err)
@@ -402,7 +372,7 @@ func (s *server) registerThing(c *call) (any, error) {
 	}
 	out, err := s.cfg.Provisioning.RegisterThingFromTemplate(*in.TemplateBody, in.Parameters)
 	if err != nil {
-		return nil, provErr(err)
+		return nil, serviceError(err)
 	}
 	return registerThingResponse{CertificatePem: out.CertificatePEM, ResourceArns: out.ResourceARNs}, nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,27 +39,6 @@ func (s *server) ruleRoutes(rt *router) {
 	rt.add(http.MethodGet, "/_iotcore/rules/{ruleName}/activity", "RuleActivity", s.ruleActivity)
 }
 
-// ruleError maps the rules package's error kinds to AWS errors.
-func ruleError(err error) error {
-	kinds := []struct {
-		kind   error
-		status int
-	}{
-		{rules.ErrInvalidRequest, http.StatusBadRequest},
-		{rules.ErrSQLParse, http.StatusBadRequest},
-		{rules.ErrAlreadyExists, http.StatusConflict},
-		{rules.ErrNotFound, http.StatusNotFound},
-		{rules.ErrUnauthorized, http.StatusUnauthorized},
-		{rules.ErrConflictingEdit, http.StatusConflict},
-	}
-	for _, k := range kinds {
-		if errors.Is(err, k.kind) {
-			return &apiError{status: k.status, name: k.kind.Error(), message: err.Error()}
-		}
-	}
-	return err
-}
-
 // rulePayload reads the body of CreateTopicRule / ReplaceTopicRule: the topicRulePayload.
 func rulePayload(c *call) (*rules.Payload, error) {
 	data, err := io.ReadAll(io.LimitReader(c.r.Body, maxBodyBytes+1))
@@ -74,7 +52,7 @@ func rulePayload(c *call) (*rules.Payload, error) {
 	}
 	p, err := rules.ParsePayload(data)
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	return p, nil
 }
@@ -96,7 +74,7 @@ func (s *server) createTopicRule(c *call) (any, error) {
 			}
 		}
 	}
-	return empty{}, ruleError(s.cfg.Rules.CreateRule(c.vars["ruleName"], p, tags))
+	return empty{}, serviceError(s.cfg.Rules.CreateRule(c.vars["ruleName"], p, tags))
 }
 
 func (s *server) replaceTopicRule(c *call) (any, error) {
@@ -104,27 +82,27 @@ func (s *server) replaceTopicRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, ruleError(s.cfg.Rules.ReplaceRule(c.vars["ruleName"], p))
+	return empty{}, serviceError(s.cfg.Rules.ReplaceRule(c.vars["ruleName"], p))
 }
 
 func (s *server) getTopicRule(c *call) (any, error) {
 	r, err := s.cfg.Rules.GetRule(c.vars["ruleName"])
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	return map[string]any{"ruleArn": s.cfg.Rules.ARN(r.Name), "rule": rules.MarshalRule(r)}, nil
 }
 
 func (s *server) deleteTopicRule(c *call) (any, error) {
-	return empty{}, ruleError(s.cfg.Rules.DeleteRule(c.vars["ruleName"]))
+	return empty{}, serviceError(s.cfg.Rules.DeleteRule(c.vars["ruleName"]))
 }
 
 func (s *server) enableTopicRule(c *call) (any, error) {
-	return empty{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], true))
+	return empty{}, serviceError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], true))
 }
 
 func (s *server) disableTopicRule(c *call) (any, error) {
-	return empty{}, ruleError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], false))
+	return empty{}, serviceError(s.cfg.Rules.SetEnabled(c.vars["ruleName"], false))
 }
 
 func (s *server) listTopicRules(c *call) (any, error) {
@@ -142,7 +120,7 @@ func (s *server) listTopicRules(c *call) (any, error) {
 	}
 	items, next, err := s.cfg.Rules.ListRules(c.query("topic"), disabled, max, c.query("nextToken"))
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	out := map[string]any{"rules": items}
 	if next != "" {
@@ -200,7 +178,7 @@ func (s *server) createTopicRuleDestination(c *call) (any, error) {
 	}
 	d, err := s.cfg.Rules.CreateDestination(dc.HTTPURLConfiguration.ConfirmationURL)
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	return map[string]any{"topicRuleDestination": destinationView(d, false)}, nil
 }
@@ -217,13 +195,13 @@ func destinationARN(c *call) string {
 func (s *server) getTopicRuleDestination(c *call) (any, error) {
 	d, err := s.cfg.Rules.GetDestination(destinationARN(c))
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	return map[string]any{"topicRuleDestination": destinationView(d, false)}, nil
 }
 
 func (s *server) deleteTopicRuleDestination(c *call) (any, error) {
-	return empty{}, ruleError(s.cfg.Rules.DeleteDestination(destinationARN(c)))
+	return empty{}, serviceError(s.cfg.Rules.DeleteDestination(destinationARN(c)))
 }
 
 func (s *server) updateTopicRuleDestination(c *call) (any, error) {
@@ -240,7 +218,7 @@ func (s *server) updateTopicRuleDestination(c *call) (any, error) {
 	if in.Status == "" {
 		return nil, invalidRequest("status is required")
 	}
-	return empty{}, ruleError(s.cfg.Rules.UpdateDestination(in.Arn, in.Status))
+	return empty{}, serviceError(s.cfg.Rules.UpdateDestination(in.Arn, in.Status))
 }
 
 func (s *server) listTopicRuleDestinations(c *call) (any, error) {
@@ -269,7 +247,7 @@ func (s *server) listTopicRuleDestinations(c *call) (any, error) {
 }
 
 func (s *server) confirmTopicRuleDestination(c *call) (any, error) {
-	return empty{}, ruleError(s.cfg.Rules.ConfirmDestination(c.vars["token"]))
+	return empty{}, serviceError(s.cfg.Rules.ConfirmDestination(c.vars["token"]))
 }
 
 // ruleActivity is GET /_iotcore/rules/{ruleName}/activity: the rule's recent evaluations,
@@ -301,7 +279,7 @@ func ruleTags(in []tag) []rules.Tag {
 func (s *server) listRuleTags(name string) (any, error) {
 	tags, err := s.cfg.Rules.RuleTags(name)
 	if err != nil {
-		return nil, ruleError(err)
+		return nil, serviceError(err)
 	}
 	out := listTagsForResourceResponse{Tags: make([]tag, 0, len(tags))}
 	for _, t := range tags {

@@ -15,6 +15,15 @@ var awsErrStatus = map[error]int{
 	awserr.DeleteConflict:  http.StatusConflict,
 	awserr.LimitExceeded:   http.StatusGone,
 	awserr.InvalidResponse: http.StatusBadRequest,
+
+	awserr.Conflict:               http.StatusConflict,
+	awserr.ConflictingUpdate:      http.StatusConflict,
+	awserr.InvalidStateTransition: http.StatusConflict,
+	awserr.VersionConflict:        http.StatusConflict,
+	awserr.VersionsLimitExceeded:  http.StatusConflict,
+	awserr.RegistrationFailure:    http.StatusBadRequest,
+	awserr.SQLParse:               http.StatusBadRequest,
+	awserr.Unauthorized:           http.StatusUnauthorized,
 }
 
 // serviceError maps a service's *awserr.Error to the API's error: the kind names the exception
@@ -28,5 +37,6 @@ func serviceError(err error) error {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	return &apiError{status: status, name: e.Kind.Error(), message: e.Message, cause: err}
+	return &apiError{status: status, name: e.Kind.Error(), message: e.Message,
+		resourceID: e.ResourceID, resourceARN: e.ResourceARN, cause: err}
 }

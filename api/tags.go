@@ -44,7 +44,7 @@ func (s *server) tagResource(c *call) (any, error) {
 		return nil, invalidRequest("tags: required")
 	}
 	if name, ok := s.ruleOfARN(*in.ResourceArn); ok {
-		return empty{}, ruleError(s.cfg.Rules.TagRule(name, ruleTags(in.Tags)))
+		return empty{}, serviceError(s.cfg.Rules.TagRule(name, ruleTags(in.Tags)))
 	}
 	if err := s.reg.TagResource(*in.ResourceArn, registryTags(in.Tags)); err != nil {
 		return nil, fmt.Errorf("tag %s: %w", *in.ResourceArn, err)
@@ -71,7 +71,7 @@ func (s *server) untagResource(c *call) (any, error) {
 		return nil, invalidRequest("tagKeys: required")
 	}
 	if name, ok := s.ruleOfARN(*in.ResourceArn); ok {
-		return empty{}, ruleError(s.cfg.Rules.UntagRule(name, in.TagKeys))
+		return empty{}, serviceError(s.cfg.Rules.UntagRule(name, in.TagKeys))
 	}
 	if err := s.reg.UntagResource(*in.ResourceArn, in.TagKeys); err != nil {
 		return nil, fmt.Errorf("untag %s: %w", *in.ResourceArn, err)

@@ -1,35 +1,28 @@
 package jobs
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/iotcore-local/iotcore-local/internal/awserr"
 )
 
-// The kinds of control-plane refusal. Each one's text is the AWS exception name, so the HTTP
-// API can send it as is.
+// The kinds of control-plane refusal (internal/awserr): each one's text is the AWS exception
+// name, and the api package maps it to its HTTP status.
 var (
-	ErrInvalidRequest         = errors.New("InvalidRequestException")
-	ErrNotFound               = errors.New("ResourceNotFoundException")
-	ErrAlreadyExists          = errors.New("ResourceAlreadyExistsException")
-	ErrConflict               = errors.New("ConflictException")
-	ErrInvalidStateTransition = errors.New("InvalidStateTransitionException")
-	ErrVersionConflict        = errors.New("VersionConflictException")
-	ErrLimitExceeded          = errors.New("LimitExceededException")
+	ErrInvalidRequest         = awserr.InvalidRequest
+	ErrNotFound               = awserr.NotFound
+	ErrAlreadyExists          = awserr.AlreadyExists
+	ErrConflict               = awserr.Conflict
+	ErrInvalidStateTransition = awserr.InvalidStateTransition
+	ErrVersionConflict        = awserr.VersionConflict
+	ErrLimitExceeded          = awserr.LimitExceeded
 )
 
 // Error is a control-plane refusal with AWS's message. Kind is one of the Err* values.
-type Error struct {
-	Kind        error
-	Message     string
-	ResourceID  string // ResourceAlreadyExistsException
-	ResourceARN string
-}
-
-func (e *Error) Error() string { return e.Message }
-func (e *Error) Unwrap() error { return e.Kind }
+type Error = awserr.Error
 
 func newError(kind error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+	return awserr.New(kind, format, args...)
 }
 
 // The codes of the device API's rejections (MQTT …/rejected "code"); the HTTP device API maps

@@ -7,33 +7,30 @@
 package provisioning
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/iotcore-local/iotcore-local/internal/awserr"
 )
 
-// Error kinds of the control plane. Each *Error wraps one; the api package maps them to AWS
-// exception names and status codes (the kind's text is the exception name).
+// Error kinds of the control plane (internal/awserr): each one's text is the AWS exception name,
+// and the api package maps it to its HTTP status.
 var (
-	ErrNotFound              = errors.New("ResourceNotFoundException")
-	ErrAlreadyExists         = errors.New("ResourceAlreadyExistsException")
-	ErrInvalidRequest        = errors.New("InvalidRequestException")
-	ErrConflictingUpdate     = errors.New("ConflictingResourceUpdateException")
-	ErrDeleteConflict        = errors.New("DeleteConflictException")
-	ErrVersionsLimitExceeded = errors.New("VersionsLimitExceededException")
-	ErrLimitExceeded         = errors.New("LimitExceededException")
+	ErrNotFound              = awserr.NotFound
+	ErrAlreadyExists         = awserr.AlreadyExists
+	ErrInvalidRequest        = awserr.InvalidRequest
+	ErrConflictingUpdate     = awserr.ConflictingUpdate
+	ErrDeleteConflict        = awserr.DeleteConflict
+	ErrVersionsLimitExceeded = awserr.VersionsLimitExceeded
+	ErrLimitExceeded         = awserr.LimitExceeded
+	// ErrRegistrationFailure: a resource of the template could not be made.
+	ErrRegistrationFailure = awserr.RegistrationFailure
 )
 
 // Error is a control-plane refusal with an AWS-style message.
-type Error struct {
-	Kind    error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-func (e *Error) Unwrap() error { return e.Kind }
+type Error = awserr.Error
 
 func newError(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+	return awserr.New(kind, format, args...)
 }
 
 // DeviceError is a refusal of a device request (CreateKeysAndCertificate,

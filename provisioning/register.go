@@ -9,12 +9,6 @@ import (
 	"github.com/iotcore-local/iotcore-local/registry"
 )
 
-// Errors of the control plane's RegisterThing.
-var (
-	// ErrRegistrationFailure: a resource of the template could not be made.
-	ErrRegistrationFailure = errors.New("ResourceRegistrationFailureException")
-)
-
 // RegisterThingResult is the answer of the control plane's RegisterThing.
 type RegisterThingResult struct {
 	CertificatePEM string

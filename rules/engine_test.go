@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotcore-local/iotcore-local/internal/awserr"
 	"github.com/iotcore-local/iotcore-local/rules/sql"
 )
 
@@ -103,8 +104,8 @@ func TestValidation(t *testing.T) {
 		{"bad-name", `{"sql":"SELECT * FROM 'a'","actions":[]}`, "InvalidRequestException", "Member must satisfy regular expression pattern"},
 	} {
 		err := e.CreateRule(tc.name, payload(t, tc.body), nil)
-		var ke *kindError
-		if !errors.As(err, &ke) || ke.kind.Error() != tc.kind || !strings.Contains(err.Error(), tc.want) {
+		var ke *awserr.Error
+		if !errors.As(err, &ke) || ke.Kind.Error() != tc.kind || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %s containing %q", tc.body, err, tc.kind, tc.want)
 		}
 	}

@@ -1,29 +1,18 @@
 package rules
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/iotcore-local/iotcore-local/internal/awserr"
 
-// Kinds of errors the control plane answers, named as AWS names the exceptions.
+// Kinds of errors the control plane answers (internal/awserr), named as AWS names the
+// exceptions; the api package maps each to its HTTP status.
 var (
-	ErrInvalidRequest  = errors.New("InvalidRequestException")
-	ErrSQLParse        = errors.New("SqlParseException")
-	ErrAlreadyExists   = errors.New("ResourceAlreadyExistsException")
-	ErrNotFound        = errors.New("ResourceNotFoundException")
-	ErrUnauthorized    = errors.New("UnauthorizedException")
-	ErrConflictingEdit = errors.New("ConflictingResourceUpdateException")
+	ErrInvalidRequest  = awserr.InvalidRequest
+	ErrSQLParse        = awserr.SQLParse
+	ErrAlreadyExists   = awserr.AlreadyExists
+	ErrNotFound        = awserr.NotFound
+	ErrUnauthorized    = awserr.Unauthorized
+	ErrConflictingEdit = awserr.ConflictingUpdate
 )
-
-// kindError is an error of one kind with AWS's message.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.kind }
 
 func errorf(kind error, format string, args ...any) error {
-	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+	return awserr.New(kind, format, args...)
 }

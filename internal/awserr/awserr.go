@@ -16,12 +16,24 @@ var (
 	DeleteConflict  = errors.New("DeleteConflictException")
 	LimitExceeded   = errors.New("LimitExceededException")
 	InvalidResponse = errors.New("InvalidResponseException")
+
+	Conflict               = errors.New("ConflictException")
+	ConflictingUpdate      = errors.New("ConflictingResourceUpdateException")
+	InvalidStateTransition = errors.New("InvalidStateTransitionException")
+	VersionConflict        = errors.New("VersionConflictException")
+	VersionsLimitExceeded  = errors.New("VersionsLimitExceededException")
+	RegistrationFailure    = errors.New("ResourceRegistrationFailureException")
+	SQLParse               = errors.New("SqlParseException")
+	Unauthorized           = errors.New("UnauthorizedException")
 )
 
-// Error is an error of one kind with AWS's message.
+// Error is an error of one kind with AWS's message. ResourceID and ResourceARN name the existing
+// resource of a ResourceAlreadyExistsException, when the API reports it.
 type Error struct {
-	Kind    error
-	Message string
+	Kind        error
+	Message     string
+	ResourceID  string
+	ResourceARN string
 }
 
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Message }
