@@ -201,7 +201,14 @@ func runCompare(args []string) error {
 	if err := l.provision(ctx, emu, need); err != nil {
 		return err
 	}
+	// The other brokers serve the connect, pubsub and idle scenarios (the ceiling connect only);
+	// a run of the shadow group alone does not start them.
+	others := o.scenarios["connect"] || o.scenarios["pubsub"] || o.scenarios["idle"]
 	for _, b := range o.brokers {
+		switch {
+		case b == brokerCeiling && !o.scenarios["connect"], b != brokerEmulator && !others:
+			continue
+		}
 		switch b {
 		case brokerMochi:
 			_, err = l.startMochi(ctx)
