@@ -132,6 +132,10 @@ func Open(path string, opts Options) (*Service, error) {
 		writer: newCommitter(db)}, nil
 }
 
+// Durable reports whether every write is fsynced before it is answered (Options.NoSync unset).
+// Benchmarks read it to show that what they measured is the durable store.
+func (s *Service) Durable() bool { return !s.db.NoSync }
+
 // Close closes the store. Requests after Close fail with 500.
 func (s *Service) Close() error {
 	s.writer.close()

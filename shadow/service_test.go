@@ -435,3 +435,16 @@ func TestStoredDocumentIsNotShared(t *testing.T) {
 		t.Fatalf("first answer changed: %s", first)
 	}
 }
+
+func TestDurableFollowsNoSync(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: noSync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Durable() == noSync {
+			t.Errorf("NoSync %v: Durable() = %v", noSync, s.Durable())
+		}
+		s.Close()
+	}
+}

@@ -59,7 +59,8 @@ func serveEmulator(args []string) error {
 	if err := emu.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("READY mqtt=%s alpn=%s api=%s pid=%d pprof=%s\n", emu.MQTTAddr(), emu.ALPNAddr(), emu.APIURL(), os.Getpid(), pprofBound)
+	fmt.Printf("READY mqtt=%s alpn=%s api=%s pid=%d pprof=%s shadow_fsync=%t\n", emu.MQTTAddr(), emu.ALPNAddr(), emu.APIURL(), os.Getpid(), pprofBound,
+		emu.Shadows().Durable())
 	<-ctx.Done()
 	return emu.Close()
 }

@@ -17,12 +17,15 @@ import (
 type options struct {
 	rounds             int
 	brokers            []string
-	scenarios          map[string]bool // connect, pubsub, latency, idle
+	scenarios          map[string]bool // connect, pubsub, latency, shadow, idle
 	connectN           int
 	connectConcurrency int
 	idleN              int
 	idleHold           time.Duration
 	pubDuration        time.Duration
+	shadowN            int
+	shadowDuration     time.Duration
+	shadowLoneDuration time.Duration
 	fanPeers           int
 	payload            int
 	inflight           int
@@ -53,6 +56,10 @@ const (
 	scQoS0Latency = "qos0-latency"
 	scQoS1Latency = "qos1-latency"
 	scIdle        = "idle"
+	// The shadow group (Performance II, emulator only): devices updating their classic shadow in
+	// a closed loop, and one device alone.
+	scShadowFleet = "shadow-fleet"
+	scShadowLone  = "shadow-lone"
 )
 
 // variantEmulator443 is the emulator measured on its ALPN port with x-amzn-mqtt-ca.
@@ -62,13 +69,16 @@ func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	brokers := fs.String("brokers", "emulator,mochi,mosquitto,ceiling", "brokers to measure, comma-separated: emulator, mochi, mosquitto, ceiling (the TLS handshake ceiling: connect scenario only)")
-	scenarios := fs.String("scenarios", "connect,pubsub,latency,idle", "scenario groups to run, comma-separated: connect (8883, and 443 for the emulator), pubsub (QoS 0/1 fan-in/fan-out peaks), latency (needs pubsub), idle")
+	scenarios := fs.String("scenarios", "connect,pubsub,latency,shadow,idle", "scenario groups to run, comma-separated: connect (8883, and 443 for the emulator), pubsub (QoS 0/1 fan-in/fan-out peaks), latency (needs pubsub), shadow (emulator only: Device Shadow round trips), idle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; every scenario runs once per broker per round and the report gives the median")
 	fs.IntVar(&o.connectN, "connect-n", 1000, "connect scenario: connections per run (each closed after its CONNACK)")
 	fs.IntVar(&o.connectConcurrency, "connect-concurrency", 20, "connect scenario: attempts in flight")
 	fs.IntVar(&o.idleN, "idle-n", 10000, "idle scenario: connections held (the file limit allows about 19 900)")
 	fs.DurationVar(&o.idleHold, "idle-hold", 10*time.Second, "idle scenario: how long the connections are held before memory is read")
 	fs.DurationVar(&o.pubDuration, "pubsub-duration", 5*time.Second, "pubsub scenarios: publishing time per run")
+	fs.IntVar(&o.shadowN, "shadow-n", 10, "shadow scenario: devices updating their classic shadow in a closed loop")
+	fs.DurationVar(&o.shadowDuration, "shadow-duration", 15*time.Second, "shadow scenario: update time of the --shadow-n devices' run")
+	fs.DurationVar(&o.shadowLoneDuration, "shadow-lone-duration", 8*time.Second, "shadow scenario: update time of the lone device's run")
 	fs.IntVar(&o.fanPeers, "fan", 20, "pubsub scenarios: publishers of fan-in (→ 1 subscriber) and subscribers of fan-out (1 publisher →)")
 	fs.IntVar(&o.payload, "payload", 64, "pubsub scenarios: payload bytes")
 	fs.IntVar(&o.inflight, "inflight", bench.DefaultInflight, "QoS 1: unacknowledged messages per publisher")
@@ -82,7 +92,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.mosquittoQueue, "mosquitto-queue", 0, "give Mosquitto max_queued_messages N (0: its default, 1000, beyond which it drops QoS 1 messages to a slow subscriber; Mochi's queue is 8192)")
 	fs.StringVar(&o.state, "state", "", "work folder to keep between runs (emulator state and device credentials are reused); default a temporary folder")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary work folder (logs, configuration)")
-	fs.BoolVar(&o.quick, "quick", false, "a small run for a smoke test: 1 round, 200 connects, 1000 idle, 2 s pubsub")
+	fs.BoolVar(&o.quick, "quick", false, "a small run for a smoke test: 1 round, 200 connects, 1000 idle, 2 s pubsub, 3 s + 2 s shadow")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -96,6 +106,7 @@ func parseOptions(args []string) (options, error) {
 			"rounds": func() { o.rounds = 1 }, "connect-n": func() { o.connectN = 200 },
 			"idle-n": func() { o.idleN = 1000 }, "idle-hold": func() { o.idleHold = 3 * time.Second },
 			"pubsub-duration": func() { o.pubDuration = 2 * time.Second }, "fan": func() { o.fanPeers = 5 },
+			"shadow-duration": func() { o.shadowDuration = 3 * time.Second }, "shadow-lone-duration": func() { o.shadowLoneDuration = 2 * time.Second },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -118,11 +129,11 @@ func parseOptions(args []string) (options, error) {
 	o.scenarios = map[string]bool{}
 	for _, sc := range strings.Split(*scenarios, ",") {
 		switch sc = strings.TrimSpace(sc); sc {
-		case "connect", "pubsub", "latency", "idle":
+		case "connect", "pubsub", "latency", "shadow", "idle":
 			o.scenarios[sc] = true
 		case "":
 		default:
-			return o, fmt.Errorf("--scenarios: unknown scenario group %q (connect, pubsub, latency, idle)", sc)
+			return o, fmt.Errorf("--scenarios: unknown scenario group %q (connect, pubsub, latency, shadow, idle)", sc)
 		}
 	}
 	switch {
@@ -130,13 +141,17 @@ func parseOptions(args []string) (options, error) {
 		return o, fmt.Errorf("--scenarios: latency runs at half of the peaks that pubsub measures; add pubsub")
 	case len(o.brokers) == 0:
 		return o, fmt.Errorf("--brokers: none given")
+	case o.scenarios["shadow"] && !slices.Contains(o.brokers, brokerEmulator):
+		return o, fmt.Errorf("--scenarios: shadow measures the emulator's shadow service (the other brokers have none); add emulator to --brokers")
+	case o.shadowN <= 0:
+		return o, fmt.Errorf("--shadow-n must be positive")
 	case o.rounds <= 0 || o.connectN <= 0 || o.connectConcurrency <= 0 || o.idleN <= 0 || o.fanPeers <= 0:
 		return o, fmt.Errorf("--rounds, --connect-n, --connect-concurrency, --idle-n and --fan must be positive")
 	case o.idleN > 19900:
 		return o, fmt.Errorf("--idle-n %d: the open-file limit (20 000 per process) allows at most 19 900", o.idleN)
 	case o.payload < bench.PayloadHeaderSize || o.payload > bench.MaxPayloadSize:
 		return o, fmt.Errorf("--payload must be %d to %d bytes", bench.PayloadHeaderSize, bench.MaxPayloadSize)
-	case o.pubDuration <= 0 || o.idleHold <= 0 || o.timeout <= 0:
+	case o.pubDuration <= 0 || o.idleHold <= 0 || o.timeout <= 0 || o.shadowDuration <= 0 || o.shadowLoneDuration <= 0:
 		return o, fmt.Errorf("durations must be positive")
 	}
 	return o, nil
@@ -180,10 +195,20 @@ func runCompare(args []string) error {
 	if o.scenarios["idle"] {
 		need = max(need, o.idleN)
 	}
+	if o.scenarios["shadow"] {
+		need = max(need, o.shadowN)
+	}
 	if err := l.provision(ctx, emu, need); err != nil {
 		return err
 	}
+	// The other brokers serve the connect, pubsub and idle scenarios (the ceiling connect only);
+	// a run of the shadow group alone does not start them.
+	others := o.scenarios["connect"] || o.scenarios["pubsub"] || o.scenarios["idle"]
 	for _, b := range o.brokers {
+		switch {
+		case b == brokerCeiling && !o.scenarios["connect"], b != brokerEmulator && !others:
+			continue
+		}
 		switch b {
 		case brokerMochi:
 			_, err = l.startMochi(ctx)
@@ -219,7 +244,9 @@ func runCompare(args []string) error {
 		}
 		fmt.Fprintf(log, "compare: JSON written to %s\n", o.jsonPath)
 	}
-	return nil
+	// A shadow run that lost, refused or misnumbered an update is a defect, not a slow figure:
+	// the run fails after its report.
+	return shadowFailures(c.meas)
 }
 
 // comparison holds a run's measurements.
@@ -238,7 +265,7 @@ type Measurement struct {
 	// or mosquitto.
 	Broker string `json:"broker"`
 	// Value is the scenario's figure in Unit: connections/s, delivered messages/s, p99
-	// publish→deliver ms, or KiB per idle connection.
+	// publish→deliver ms, KiB per idle connection, or shadow round trips/s.
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit"`
 	// ServerCPUSeconds is the broker process's user+system CPU time during the run, and
@@ -252,6 +279,7 @@ type Measurement struct {
 	Connect *bench.ConnectResult `json:"connect,omitempty"`
 	PubSub  *bench.PubSubResult  `json:"pubsub,omitempty"`
 	Idle    *bench.IdleResult    `json:"idle,omitempty"`
+	Shadow  *bench.ShadowResult  `json:"shadow,omitempty"`
 	// Memory is the broker's memory before the idle run's connections (Before) and at the end
 	// of the hold (After), with the Go runtime's breakdown.
 	MemoryBefore *MemoryBreakdown `json:"memory_before,omitempty"`
@@ -342,6 +370,9 @@ func (c *comparison) round(ctx context.Context, r int) {
 				return m
 			})
 		}
+	}
+	if c.o.scenarios["shadow"] {
+		c.shadowRound(ctx, r)
 	}
 	// idle: a fresh broker process each time, so that its memory before the run is a baseline.
 	for _, b := range brokersOnly(order) {
@@ -434,6 +465,9 @@ func (m *Measurement) note() string {
 	if i := m.Idle; i != nil && i.Dropped > 0 {
 		parts = append(parts, fmt.Sprintf("%d dropped", i.Dropped))
 	}
+	if s := m.Shadow; s != nil {
+		parts = append(parts, fmt.Sprintf("p50 %.2f ms, p99 %.2f ms, %d of %d accepted", s.Latency.P50Ms, s.Latency.P99Ms, s.Accepted, s.Sent))
+	}
 	if m.CPUUnit != "" {
 		parts = append(parts, fmt.Sprintf("server CPU %.1f %s", m.CPUPerUnit, m.CPUUnit))
 	}
@@ -450,6 +484,8 @@ func (m *Measurement) cpuPerUnit() {
 		m.CPUPerUnit, m.CPUUnit = m.ServerCPUSeconds*1e3/float64(m.Connect.Succeeded), "ms/connection"
 	case m.PubSub != nil && m.PubSub.Received > 0:
 		m.CPUPerUnit, m.CPUUnit = m.ServerCPUSeconds*1e6/float64(m.PubSub.Received), "µs/delivery"
+	case m.Shadow != nil && m.Shadow.Accepted+m.Shadow.Rejected > 0:
+		m.CPUPerUnit, m.CPUUnit = m.ServerCPUSeconds*1e6/float64(m.Shadow.Accepted+m.Shadow.Rejected), "µs/round trip"
 	}
 }
 

@@ -19,6 +19,11 @@
 //   - for the connect scenario only, the TLS handshake ceiling ("serve-tlsceiling", ceiling.go):
 //     a Go server doing only the mutual TLS handshake and a fixed CONNACK.
 //
+// The shadow scenario group (shadow.go) measures the emulator alone, as the other brokers have no
+// Device Shadow service: devices updating their classic shadow in a closed loop, and one device
+// alone; a run in which any update is not accepted, or versions do not rise in order, fails the
+// comparison (exit status 1, after the report).
+//
 // Every scenario runs once per broker per round, brokers alternating (the order rotates from
 // round to round), for N rounds; each round's ratios are computed from that round's runs and the
 // report gives their median. The run is bounded by --timeout, stops every process it started

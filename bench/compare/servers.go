@@ -39,9 +39,12 @@ type server struct {
 	alpnAddr string // the emulator's ALPN port (443-style); "" for other brokers
 	apiURL   string // the emulator's HTTP API; "" for other brokers
 	pprofURL string // the Go brokers' net/http/pprof; "" for Mosquitto
-	logPath  string
-	exited   chan struct{}
-	waitErr  error
+	// shadowFsync is the emulator's word that its shadow store fsyncs every write before
+	// answering it (the READY line's shadow_fsync=true); false for other brokers.
+	shadowFsync bool
+	logPath     string
+	exited      chan struct{}
+	waitErr     error
 }
 
 // startSpec is what starting one broker process needs.

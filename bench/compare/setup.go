@@ -88,6 +88,7 @@ func (l *lab) startEmulator(ctx context.Context) (*server, error) {
 					return err
 				}
 				s.addr, s.alpnAddr, s.apiURL = f["mqtt"], f["alpn"], f["api"]
+				s.shadowFsync = f["shadow_fsync"] == "true"
 				if f["pprof"] != "" {
 					s.pprofURL = "http://" + f["pprof"]
 				}
