@@ -27,6 +27,8 @@ type ThingPlan struct {
 	TypeName   string
 	Groups     []string
 	Attributes map[string]string
+	// BillingGroup is the billing group the thing joins ("" for none).
+	BillingGroup string
 	// HasAttributes, HasType and HasGroups say which properties the template gave.
 	HasAttributes, HasType, HasGroups bool
 	// Overrides maps AttributePayload, ThingTypeName and ThingGroups to their action.
@@ -205,6 +207,11 @@ func thingPlan(id string, props map[string]any, overrides map[string]string) (*T
 			t.Groups = append(t.Groups, s)
 		}
 		t.HasGroups = true
+	}
+	if v, ok := props["BillingGroup"]; ok {
+		if t.BillingGroup, ok = scalar(v); !ok {
+			return nil, evalErr("Resources.%s.Properties.BillingGroup: must be a billing group name", id)
+		}
 	}
 	for k, v := range overrides {
 		t.Overrides[overrideKeys[TypeThing][k]] = v

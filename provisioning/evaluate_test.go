@@ -16,7 +16,7 @@ func TestEvaluateIntrinsics(t *testing.T) {
 	    "thing": {"Type": "AWS::IoT::Thing", "Properties": {
 	      "ThingName": {"Fn::Join": ["-", ["dev", {"Ref": "Serial"}, {"Fn::Select": [1, {"Fn::Split": [":", "a:b:c"]}]}]]},
 	      "AttributePayload": {"n": {"Ref": "N"}, "s": {"Fn::Sub": ["${Loc}/${x}/${!lit}", {"x": {"Ref": "Serial"}}]}},
-	      "ThingGroups": [{"Fn::Sub": "g-${Loc}"}], "ThingTypeName": "type"},
+	      "ThingGroups": [{"Fn::Sub": "g-${Loc}"}], "ThingTypeName": "type", "BillingGroup": {"Fn::Sub": "bill-${Loc}"}},
 	      "OverrideSettings": {"ATTRIBUTE_PAYLOAD": "MERGE", "ThingGroups": "REPLACE"}},
 	    "cert": {"Type": "AWS::IoT::Certificate", "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "Inactive"}, "OverrideSettings": {"Status": "REPLACE"}},
 	    "named": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "existing"}},
@@ -33,7 +33,7 @@ func TestEvaluateIntrinsics(t *testing.T) {
 		t.Fatal(err)
 	}
 	th := plan.Thing
-	if th.Name != "dev-42-b" || th.TypeName != "type" || !th.HasGroups || th.Groups[0] != "g-Paris" {
+	if th.Name != "dev-42-b" || th.TypeName != "type" || !th.HasGroups || th.Groups[0] != "g-Paris" || th.BillingGroup != "bill-Paris" {
 		t.Errorf("thing %+v", th)
 	}
 	if want := map[string]string{"n": "3", "s": "Paris/42/${lit}"}; !maps.Equal(th.Attributes, want) {

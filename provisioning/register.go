@@ -99,7 +99,7 @@ func planInput(plan *Plan) registry.ProvisionInput {
 	var in registry.ProvisionInput
 	if t := plan.Thing; t != nil {
 		in.Thing = &registry.ProvisionThing{
-			Name: t.Name, TypeName: t.TypeName, Attributes: t.Attributes, Groups: t.Groups,
+			Name: t.Name, TypeName: t.TypeName, Attributes: t.Attributes, Groups: t.Groups, BillingGroup: t.BillingGroup,
 			HasAttributes: t.HasAttributes, HasType: t.HasType, HasGroups: t.HasGroups, Overrides: t.Overrides,
 		}
 	}

@@ -51,6 +51,10 @@ type ProvisionThing struct {
 	TypeName   string
 	Attributes map[string]string
 	Groups     []string
+	// BillingGroup, when set, is the billing group a new thing joins, or an existing thing in
+	// no billing group joins (templates have no override setting for it, so a thing already in
+	// another billing group stays there). The group must exist.
+	BillingGroup string
 	// HasAttributes, HasType and HasGroups say which properties the template gave.
 	HasAttributes, HasType, HasGroups bool
 	// Overrides maps AttributePayload, ThingTypeName and ThingGroups to DO_NOTHING (the
@@ -92,6 +96,11 @@ func (r *Registry) Provision(in ProvisionInput) (ProvisionResult, error) {
 		}
 		for _, g := range t.Groups {
 			if err := validThingGroupName(g); err != nil {
+				return out, err
+			}
+		}
+		if t.BillingGroup != "" {
+			if err := validBillingGroupName(t.BillingGroup); err != nil {
 				return out, err
 			}
 		}
@@ -283,7 +292,7 @@ func (r *Registry) provisionThing(tx *bbolt.Tx, emit func(Event), in ProvisionTh
 				return Thing{}, err
 			}
 		}
-		return t, nil
+		return t, joinBillingGroup(tx, emit, in.BillingGroup, t.Name)
 	}
 	// The thing exists: each property the template gives follows its override setting.
 	action := func(prop string) string {
@@ -372,7 +381,27 @@ func (r *Registry) provisionThing(tx *bbolt.Tx, emit func(Event), in ProvisionTh
 			}
 		}
 	}
+	if in.BillingGroup != "" {
+		if current := tx.Bucket(bucketThingBillingGroup).Get([]byte(t.Name)); current == nil {
+			return t, joinBillingGroup(tx, emit, in.BillingGroup, t.Name)
+		}
+	}
 	return t, nil
+}
+
+// joinBillingGroup puts a thing that is in no billing group into group ("" does nothing).
+func joinBillingGroup(tx *bbolt.Tx, emit func(Event), group, thing string) error {
+	if group == "" {
+		return nil
+	}
+	if _, err := getBillingGroup(tx, group); err != nil {
+		return err
+	}
+	if err := putKey(tx.Bucket(bucketBillingGroupThings), pairKey(group, thing), nil); err != nil {
+		return err
+	}
+	emit(Event{Kind: ThingChanged, ThingName: thing})
+	return putKey(tx.Bucket(bucketThingBillingGroup), []byte(thing), []byte(group))
 }
 
 // lookupThing reads a thing, reporting whether it exists.

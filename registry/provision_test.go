@@ -73,3 +73,45 @@ func TestProvisionAllOrNothing(t *testing.T) {
 		t.Errorf("event topics %v", topics)
 	}
 }
+
+// TestProvisionBillingGroup: a template's BillingGroup puts a new thing in that billing group, a
+// missing billing group fails the whole provisioning, and an existing thing already in another
+// billing group stays there (templates have no override setting for it).
+func TestProvisionBillingGroup(t *testing.T) {
+	r := openTest(t)
+	for _, g := range []string{"paid", "other"} {
+		if _, err := r.CreateBillingGroup(g, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert := mustCert(t, r, StatusActive)
+	_, err := r.Provision(ProvisionInput{CertificateID: cert.ID, Thing: &ProvisionThing{Name: "b-1", BillingGroup: "missing"}})
+	wantKind(t, err, ErrNotFound)
+	if _, err := r.DescribeThing("b-1"); err == nil {
+		t.Fatal("a provisioning with a missing billing group left its thing")
+	}
+	if _, err := r.Provision(ProvisionInput{CertificateID: cert.ID, Thing: &ProvisionThing{Name: "b-1", BillingGroup: "paid"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := r.ThingBillingGroup("b-1"); err != nil || g != "paid" {
+		t.Fatalf("new thing's billing group %q %v, want paid", g, err)
+	}
+	if _, err := r.Provision(ProvisionInput{CertificateID: cert.ID, Thing: &ProvisionThing{Name: "b-1", BillingGroup: "other"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.ThingBillingGroup("b-1"); g != "paid" {
+		t.Fatalf("existing thing moved to billing group %q", g)
+	}
+	if err := r.RemoveThingFromBillingGroup("paid", "", "b-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Provision(ProvisionInput{CertificateID: cert.ID, Thing: &ProvisionThing{Name: "b-1", BillingGroup: "other"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.ThingBillingGroup("b-1"); g != "other" {
+		t.Fatalf("existing thing in no billing group: joined %q, want other", g)
+	}
+	if things, _, err := r.ListThingsInBillingGroup("other", "", 10); err != nil || len(things) != 1 || things[0] != "b-1" {
+		t.Fatalf("ListThingsInBillingGroup: %v %v", things, err)
+	}
+}
