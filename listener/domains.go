@@ -105,7 +105,7 @@ func (r rules) chooseForDomain(d *Domain, offered []string) (p personality, ok, 
 	if d.Protocol == domainDefault {
 		p, ok := r.choose(offered)
 		if ok && d.Auth == domainCustomX509 {
-			if p, ok = customAuthX509(p); !ok {
+			if p, ok = r.customAuthX509(p); !ok {
 				return personality{}, false, true, fmt.Sprintf("%s; the table's personality for %s has no CUSTOM_AUTH_X509 form", head, alpnPhrase(offered))
 			}
 			return p, true, true, head + "; the port and ALPN table picks the protocol, with a client certificate and a custom authorizer"
@@ -159,10 +159,14 @@ func pick(offered []string, want ...string) []string {
 }
 
 // customAuthX509 is the CUSTOM_AUTH_X509 form of the table's personality p: the same protocol
-// and ALPN selection, with a required client certificate handed to a custom authorizer.
-func customAuthX509(p personality) (personality, bool) {
+// and ALPN selection, with a required client certificate handed to a custom authorizer. It has
+// none where the listener serves no custom authentication.
+func (r rules) customAuthX509(p personality) (personality, bool) {
 	switch p.name {
 	case PersonalityMQTT, PersonalityMQTTCustomAuth:
+		if !r.customAuth {
+			return personality{}, false
+		}
 		p.name = PersonalityMQTTCustomAuthX509
 	case PersonalityHTTPS, PersonalityHTTPSX509:
 		p.name = PersonalityHTTPSCustomAuthX509

@@ -35,6 +35,7 @@ func TestChooseForDomain(t *testing.T) {
 		{"HTTPS custom auth X.509", alpn, "HTTPS", "CUSTOM_AUTH_X509", []string{ProtocolHTTP1}, PersonalityHTTPSCustomAuthX509, true, ProtocolHTTP1, false, ""},
 		{"DEFAULT protocol, custom auth X.509, mqtt-ca", alpn, "DEFAULT", "CUSTOM_AUTH_X509", []string{ProtocolMQTTCA}, PersonalityMQTTCustomAuthX509, true, ProtocolMQTTCA, true, "custom authorizer"},
 		{"DEFAULT protocol, custom auth X.509, no ALPN is HTTPS", alpn, "DEFAULT", "CUSTOM_AUTH_X509", nil, PersonalityHTTPSCustomAuthX509, true, "", true, "client certificate"},
+		{"DEFAULT protocol, custom auth X.509, no custom auth on the listener", rules{kind: KindALPN, https: true}, "DEFAULT", "CUSTOM_AUTH_X509", []string{ProtocolMQTTCA}, "", false, "", true, "no CUSTOM_AUTH_X509 form"},
 		{"HTTPS X.509", alpn, "HTTPS", "AWS_X509", []string{ProtocolHTTP1}, PersonalityHTTPSX509, true, ProtocolHTTP1, false, ""},
 		{"HTTPS SigV4 with mqtt-ca offered", alpn, "HTTPS", "AWS_SIGV4", []string{ProtocolMQTTCA}, PersonalityHTTPS, false, "", false, ""},
 		{"MQTT_WSS", alpn, "MQTT_WSS", "AWS_SIGV4", []string{ProtocolHTTP1}, PersonalityHTTPS, false, ProtocolHTTP1, false, ""},
