@@ -78,10 +78,18 @@ type clientVersion struct {
 
 // connection is what the events of one connection share.
 type connection struct {
-	session   string
-	version   int64
-	principal Principal
-	takenOver atomic.Bool // a newer connection with the same client id replaced it
+	sessionOnce sync.Once
+	session     string // made by sessionID when an event first needs it
+	version     int64
+	principal   Principal
+	takenOver   atomic.Bool // a newer connection with the same client id replaced it
+}
+
+// sessionID is the connection's sessionIdentifier, a random UUID made when the first event that
+// carries it is published (none is when nothing receives the events).
+func (c *connection) sessionID() string {
+	c.sessionOnce.Do(func() { c.session = uuid.NewString() })
+	return c.session
 }
 
 // NewLifecycle returns the hook; add it after the Authorizer.
@@ -143,7 +151,7 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 		v.number++
 	}
 	v.connected++
-	c := &connection{session: uuid.NewString(), version: v.number, principal: p}
+	c := &connection{version: v.number, principal: p}
 	l.live[cl.ID] = c
 	l.mu.Unlock()
 	l.conns.Store(cl, c)
@@ -156,7 +164,7 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	}
 	l.publishPresence(topic, &presenceEvent{
 		ClientID: cl.ID, ThingName: p.ThingName, Timestamp: now.UnixMilli(), EventType: "connected",
-		SessionIdentifier: c.session, PrincipalIdentifier: p.ID(),
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: p.ID(),
 		IPAddress: remoteIP(cl.Net.Remote), VersionNumber: c.version,
 	})
 }
@@ -192,7 +200,7 @@ func (l *Lifecycle) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	}
 	l.publishPresence(topic, &presenceEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: now.UnixMilli(), EventType: "disconnected",
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(),
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: c.principal.ID(),
 		ClientInitiatedDisconnect: &clientInitiated, DisconnectReason: reason, VersionNumber: c.version,
 	})
 }
@@ -236,7 +244,7 @@ func (l *Lifecycle) subscriptionEvent(cl *mqtt.Client, prefix, eventType string,
 	c := v.(*connection)
 	l.publish(prefix+cl.ID, subscriptionEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: l.opts.Now().UnixMilli(), EventType: eventType,
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(), Topics: topics,
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: c.principal.ID(), Topics: topics,
 	})
 }
 

@@ -136,6 +136,9 @@ func newTranscriptID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// id is the transcript's id, set when it was made and never changed.
+func (t *Transcript) id() string { return t.rec.ID }
+
 // TranscriptOf returns the transcript of a connection the listener handed over (a *Conn, or any
 // connection with a Transcript method), or nil. Code that only has a net.Conn — a hook, a
 // WebSocket personality, a custom authorizer — records a step with
