@@ -222,6 +222,7 @@ func (e *Emulator) startBroker() error {
 	lifecycle = hooks.NewLifecycle(hooks.LifecycleOptions{
 		Server: e.broker, Principals: e.authorizer, Logger: e.iotLog.wrap(e.log.With("component", "lifecycle")),
 		OnPresence: e.presenceChanged,
+		Observed:   e.eventObserved,
 	})
 	provisioner := hooks.NewProvisioningService(hooks.ProvisioningOptions{
 		Service: e.provisioning, Server: e.broker, Logger: e.log.With("component", "provisioning"),

@@ -3,11 +3,13 @@
 package hooks
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,16 +145,18 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		base.SourceIP = addr.Addr()
 	}
 	peer := state.PeerCertificates[0]
-	who, c, err := a.resolve(registry.CertificateID(peer.Raw), cl.ID, base)
+	who, c, verdict, err := a.resolveConnect(registry.CertificateID(peer.Raw), cl.ID, base)
 	if err != nil {
 		return a.refuse(cl, tr, a.justInTime(peer, err))
 	}
-	for _, ex := range c.Excluded() {
-		a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
+	if a.log.Enabled(context.Background(), slog.LevelDebug) { // the notes are made only for a debug log
+		for _, ex := range c.Excluded() {
+			a.log.Debug("policy statement does not apply to this connection", "client", cl.ID, "policy", ex.Policy, "statement", ex.Statement, "reason", ex.Reason)
+		}
 	}
-	recordConnectDecision(tr, c, cl.ID, who.env.ThingName)
-	if !c.Decide(auth.ActionConnect, "client", cl.ID).Allowed {
-		return a.refuse(cl, tr, c.Explain(auth.ActionConnect, "client", cl.ID).Reason)
+	recordConnectVerdict(tr, verdict.reason, who.env.ThingName)
+	if !verdict.allowed {
+		return a.refuse(cl, tr, verdict.reason)
 	}
 	if reason, ok := a.willAllowed(cl, c); !ok {
 		return a.refuse(cl, tr, reason)
@@ -160,7 +164,7 @@ func (a *Authorizer) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	s := &session{client: cl, who: who}
 	s.policy.Store(c)
 	a.sessions.put(s) // under the client id's connect gate (Profile.OnConnect): no other connect interleaves
-	tr.Finish("ok", fmt.Sprintf("connected as client %q with certificate %s", cl.ID, who.env.CertificateID))
+	tr.Finish("ok", "connected as client "+strconv.Quote(cl.ID)+" with certificate "+who.env.CertificateID)
 	return nil
 }
 

@@ -63,6 +63,23 @@ type connectKey struct {
 type connectEntry struct {
 	who      *principal
 	compiled *auth.Compiled
+	connect  connectVerdict
+}
+
+// connectVerdict is the iot:Connect decision of a compiled policy set for the entry's client id,
+// and the explanation the transcript shows (and a refusal gives): both follow from the compiled
+// set and the client id alone, so a cached entry keeps them.
+type connectVerdict struct {
+	allowed bool
+	reason  string
+}
+
+// verdictOf decides iot:Connect for clientID.
+func verdictOf(c *auth.Compiled, clientID string) connectVerdict {
+	return connectVerdict{
+		allowed: c.Decide(auth.ActionConnect, "client", clientID).Allowed,
+		reason:  c.Explain(auth.ActionConnect, "client", clientID).Reason,
+	}
 }
 
 // certFacts is what the handshake transcript shows about a certificate.
@@ -137,31 +154,39 @@ func (c *connectCache) putFacts(g uint64, certID string, f certFacts) {
 
 // resolve is resolvePrincipal and compile through the cache.
 func (a *Authorizer) resolve(certID, clientID string, base auth.Environment) (*principal, *auth.Compiled, error) {
+	who, c, _, err := a.resolveConnect(certID, clientID, base)
+	return who, c, err
+}
+
+// resolveConnect is resolve with the iot:Connect verdict for clientID.
+func (a *Authorizer) resolveConnect(certID, clientID string, base auth.Environment) (*principal, *auth.Compiled, connectVerdict, error) {
 	c := a.cache
 	if c == nil {
 		who, policies, err := resolvePrincipal(a.opts.Directory, certID, clientID, base)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, connectVerdict{}, err
 		}
-		return who, compile(policies, who.env), nil
+		compiled := compile(policies, who.env)
+		return who, compiled, verdictOf(compiled, clientID), nil
 	}
 	k := keyOf(base, certID, clientID)
 	if e, ok := c.decision(k); ok {
-		return e.who, e.compiled, nil
+		return e.who, e.compiled, e.connect, nil
 	}
 	g := c.generation() // before the reads
 	volatile := a.uncached(certID)
 	who, policies, err := resolvePrincipal(a.opts.Directory, certID, clientID, base)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, connectVerdict{}, err
 	}
 	compiled := compile(policies, who.env)
+	v := verdictOf(compiled, clientID)
 	// Checked before and after the reads: an identity that was volatile at any point of them
 	// is not kept.
 	if !volatile && !a.uncached(certID) {
-		c.putDecision(g, k, connectEntry{who: who, compiled: compiled})
+		c.putDecision(g, k, connectEntry{who: who, compiled: compiled, connect: v})
 	}
-	return who, compiled, nil
+	return who, compiled, v, nil
 }
 
 // CertificateFacts tells the handshake transcript a presented certificate's status and the

@@ -40,6 +40,11 @@ type LifecycleOptions struct {
 	// OnPresence, when set, is told each connected and disconnected event (fleet indexing's
 	// connectivity follows it): one call per connect and disconnect, never per message.
 	OnPresence func(Presence)
+	// Observed, when set, reports whether anything can receive a connected or disconnected event
+	// published on topic now (a subscription matches, or the rules engine has an enabled rule);
+	// when it reports false the event is neither encoded nor published, as publishing it would
+	// reach no one. Fleet indexing's OnPresence is told all the same.
+	Observed func(topic string) bool
 }
 
 // Presence is one connected or disconnected event, as OnPresence receives it.
@@ -73,10 +78,18 @@ type clientVersion struct {
 
 // connection is what the events of one connection share.
 type connection struct {
-	session   string
-	version   int64
-	principal Principal
-	takenOver atomic.Bool // a newer connection with the same client id replaced it
+	sessionOnce sync.Once
+	session     string // made by sessionID when an event first needs it
+	version     int64
+	principal   Principal
+	takenOver   atomic.Bool // a newer connection with the same client id replaced it
+}
+
+// sessionID is the connection's sessionIdentifier, a random UUID made when the first event that
+// carries it is published (none is when nothing receives the events).
+func (c *connection) sessionID() string {
+	c.sessionOnce.Do(func() { c.session = uuid.NewString() })
+	return c.session
 }
 
 // NewLifecycle returns the hook; add it after the Authorizer.
@@ -138,16 +151,20 @@ func (l *Lifecycle) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 		v.number++
 	}
 	v.connected++
-	c := &connection{session: uuid.NewString(), version: v.number, principal: p}
+	c := &connection{version: v.number, principal: p}
 	l.live[cl.ID] = c
 	l.mu.Unlock()
 	l.conns.Store(cl, c)
 	if l.opts.OnPresence != nil {
 		l.opts.OnPresence(Presence{ClientID: cl.ID, Connected: true, Timestamp: now.UnixMilli(), Version: c.version})
 	}
-	l.publish(topicConnected+cl.ID, presenceEvent{
+	topic := topicConnected + cl.ID
+	if !l.observed(topic) {
+		return
+	}
+	l.publishPresence(topic, &presenceEvent{
 		ClientID: cl.ID, ThingName: p.ThingName, Timestamp: now.UnixMilli(), EventType: "connected",
-		SessionIdentifier: c.session, PrincipalIdentifier: p.ID(),
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: p.ID(),
 		IPAddress: remoteIP(cl.Net.Remote), VersionNumber: c.version,
 	})
 }
@@ -177,9 +194,13 @@ func (l *Lifecycle) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if l.opts.OnPresence != nil {
 		l.opts.OnPresence(Presence{ClientID: cl.ID, Timestamp: now.UnixMilli(), DisconnectReason: reason, Version: c.version})
 	}
-	l.publish(topicDisconnected+cl.ID, presenceEvent{
+	topic := topicDisconnected + cl.ID
+	if !l.observed(topic) {
+		return
+	}
+	l.publishPresence(topic, &presenceEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: now.UnixMilli(), EventType: "disconnected",
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(),
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: c.principal.ID(),
 		ClientInitiatedDisconnect: &clientInitiated, DisconnectReason: reason, VersionNumber: c.version,
 	})
 }
@@ -223,7 +244,7 @@ func (l *Lifecycle) subscriptionEvent(cl *mqtt.Client, prefix, eventType string,
 	c := v.(*connection)
 	l.publish(prefix+cl.ID, subscriptionEvent{
 		ClientID: cl.ID, ThingName: c.principal.ThingName, Timestamp: l.opts.Now().UnixMilli(), EventType: eventType,
-		SessionIdentifier: c.session, PrincipalIdentifier: c.principal.ID(), Topics: topics,
+		SessionIdentifier: c.sessionID(), PrincipalIdentifier: c.principal.ID(), Topics: topics,
 	})
 }
 
@@ -233,9 +254,25 @@ func (l *Lifecycle) publish(topic string, event any) {
 		l.log.Error("encode lifecycle event", "topic", topic, "error", err)
 		return
 	}
+	l.publishBody(topic, payload)
+}
+
+// publishPresence publishes a connected or disconnected event (appendPresence: json.Marshal's
+// bytes without its reflection).
+func (l *Lifecycle) publishPresence(topic string, event *presenceEvent) {
+	l.publishBody(topic, appendPresence(make([]byte, 0, 320), event))
+}
+
+func (l *Lifecycle) publishBody(topic string, payload []byte) {
 	if err := l.opts.Server.Publish(topic, payload, false, 1); err != nil {
 		l.log.Warn("publish lifecycle event", "topic", topic, "error", err)
 	}
+}
+
+// observed reports whether anything can receive an event published on topic (Observed;
+// true when the option is not set).
+func (l *Lifecycle) observed(topic string) bool {
+	return l.opts.Observed == nil || l.opts.Observed(topic)
 }
 
 // presenceEvent is the body of connected and disconnected events.
@@ -285,6 +322,12 @@ func DisconnectReason(cl *mqtt.Client, err error) string {
 	if cause == nil {
 		cause = err
 	}
+	// The common ends first, without errors.As (whose targets escape, seven allocations per
+	// call): a packets.Code itself (a DISCONNECT, a takeover, a keep-alive timeout) is none of
+	// the other kinds below, so its reason is the one the chain would give.
+	if code, ok := cause.(packets.Code); ok {
+		return codeReason(code)
+	}
 	// Causes from other packages (the HTTP API's DeleteConnection) name their own reason.
 	var named interface{ DisconnectReason() string }
 	if errors.As(cause, &named) {
@@ -302,23 +345,28 @@ func DisconnectReason(cl *mqtt.Client, err error) string {
 	case errors.As(cause, new(*ProtocolLimit)), errors.As(cause, new(*ProtocolViolation)):
 		return "CLIENT_ERROR"
 	case errors.As(cause, &code):
-		switch code.Code {
-		case packets.CodeDisconnect.Code, packets.CodeDisconnectWillMessage.Code:
-			return "CLIENT_INITIATED_DISCONNECT"
-		case packets.ErrSessionTakenOver.Code:
-			return "DUPLICATE_CLIENTID"
-		case packets.ErrServerShuttingDown.Code:
-			return "SERVER_INITIATED_DISCONNECT"
-		case packets.ErrKeepAliveTimeout.Code:
-			return "MQTT_KEEP_ALIVE_TIMEOUT"
-		}
-		return "CLIENT_ERROR"
+		return codeReason(code)
 	case errors.As(cause, &netErr) && netErr.Timeout():
 		return "MQTT_KEEP_ALIVE_TIMEOUT"
 	case errors.Is(cause, io.EOF), errors.Is(cause, net.ErrClosed), errors.Is(cause, io.ErrUnexpectedEOF):
 		return "CONNECTION_LOST"
 	}
 	return "CONNECTION_LOST"
+}
+
+// codeReason is the disconnectReason of a connection ended by an MQTT reason code.
+func codeReason(code packets.Code) string {
+	switch code.Code {
+	case packets.CodeDisconnect.Code, packets.CodeDisconnectWillMessage.Code:
+		return "CLIENT_INITIATED_DISCONNECT"
+	case packets.ErrSessionTakenOver.Code:
+		return "DUPLICATE_CLIENTID"
+	case packets.ErrServerShuttingDown.Code:
+		return "SERVER_INITIATED_DISCONNECT"
+	case packets.ErrKeepAliveTimeout.Code:
+		return "MQTT_KEEP_ALIVE_TIMEOUT"
+	}
+	return "CLIENT_ERROR"
 }
 
 // remoteIP is the address part of a remote "host:port".

@@ -64,6 +64,7 @@ type Profile struct {
 // clientState is what the profile tracks per connection; only its read goroutine writes it.
 type clientState struct {
 	established chan struct{} // closed when the session is established: leaves the connect gate
+	leaveGate   func()        // or, on a connection that calls it when it ends, this leaves it
 	dropPublish bool          // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
 	bucket      tokenBucket
 	bytes       tokenBucket
@@ -309,6 +310,10 @@ func topicLimit(topic string) string {
 // endedConn is a connection that says when the broker has finished with it (*listener.Conn).
 type endedConn interface{ Ended() <-chan struct{} }
 
+// afterEndConn is an endedConn that calls a function when it ends (*listener.Conn), so that no
+// goroutine has to wait for it.
+type afterEndConn interface{ AfterEnd(func()) }
+
 // OnConnect enters the client id's connect gate (takeover.go), which the connection leaves once
 // its session is established or it ends, so that concurrent connects with one client id take
 // over from each other in turn. Under profile aws it also clamps the keep-alive to AWS's range:
@@ -320,15 +325,22 @@ func (p *Profile) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		if !entered {
 			p.log.Warn("connect gate: another connect with this client id is taking long; going on", "client", cl.ID, "remote", cl.Net.Remote)
 		}
-		established := make(chan struct{})
-		p.state(cl).established = established
-		go func() {
-			select {
-			case <-conn.Ended(): // refused, or failed before its session was established
-			case <-established:
-			}
-			leave()
-		}()
+		if ac, ok := conn.(afterEndConn); ok {
+			// Left in OnSessionEstablished, or when the connection ends first (refused, or failed
+			// before its session was established): both on the connection's own goroutine.
+			p.state(cl).leaveGate = leave
+			ac.AfterEnd(leave)
+		} else {
+			established := make(chan struct{})
+			p.state(cl).established = established
+			go func() {
+				select {
+				case <-conn.Ended(): // refused, or failed before its session was established
+				case <-established:
+				}
+				leave()
+			}()
+		}
 	}
 	if !p.opts.AWS {
 		return nil
@@ -391,7 +403,12 @@ func (p *Profile) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 // the next connect with this client id may take it over.
 func (p *Profile) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	if v, ok := p.clients.Load(cl); ok {
-		if st := v.(*clientState); st.established != nil {
+		st := v.(*clientState)
+		if st.leaveGate != nil {
+			st.leaveGate()
+			st.leaveGate = nil
+		}
+		if st.established != nil {
 			close(st.established)
 			st.established = nil
 		}

@@ -24,20 +24,42 @@ func transcriptOf(cl *mqtt.Client) *listener.Transcript {
 }
 
 // recordConnect adds the CONNECT step: client id, protocol, keep-alive, clean session, will.
+// Its text is made when the transcript is read.
 func recordConnect(tr *listener.Transcript, cl *mqtt.Client, pk packets.Packet) {
-	if tr == nil {
+	if !tr.KeepsSteps() {
 		return
 	}
+	f := connectFacts{clientID: cl.ID, version: pk.ProtocolVersion, keepalive: pk.Connect.Keepalive,
+		clean: pk.Connect.Clean, will: pk.Connect.WillFlag, userFlag: pk.Connect.UsernameFlag}
+	if f.will {
+		f.willTopic, f.willQos, f.willRetain = pk.Connect.WillTopic, pk.Connect.WillQos, pk.Connect.WillRetain
+	}
+	if f.userFlag {
+		f.username = string(pk.Connect.Username)
+	}
+	tr.StepLazy(listener.StepConnect, f.step)
+}
+
+// connectFacts is what the CONNECT step tells, copied from the packet.
+type connectFacts struct {
+	clientID, willTopic, username string
+	version, willQos              byte
+	keepalive                     uint16
+	clean, will, willRetain       bool
+	userFlag                      bool
+}
+
+func (f connectFacts) step() string {
 	will := "no will"
-	if pk.Connect.WillFlag {
-		will = fmt.Sprintf("will on %q (QoS %d, retain %t)", pk.Connect.WillTopic, pk.Connect.WillQos, pk.Connect.WillRetain)
+	if f.will {
+		will = fmt.Sprintf("will on %q (QoS %d, retain %t)", f.willTopic, f.willQos, f.willRetain)
 	}
 	user := ""
-	if pk.Connect.UsernameFlag {
-		user = fmt.Sprintf("; username %q", pk.Connect.Username)
+	if f.userFlag {
+		user = fmt.Sprintf("; username %q", f.username)
 	}
-	tr.Step(listener.StepConnect, fmt.Sprintf("client id %q; MQTT %s; keep-alive %ds; clean session %t; %s%s",
-		cl.ID, protocolName(pk.ProtocolVersion), pk.Connect.Keepalive, pk.Connect.Clean, will, user))
+	return fmt.Sprintf("client id %q; MQTT %s; keep-alive %ds; clean session %t; %s%s",
+		f.clientID, protocolName(f.version), f.keepalive, f.clean, will, user)
 }
 
 // recordConnectDecision adds the iot:Connect step with the statement that decided.
@@ -45,8 +67,16 @@ func recordConnectDecision(tr *listener.Transcript, c *auth.Compiled, clientID, 
 	if tr == nil {
 		return
 	}
-	d := c.Explain(auth.ActionConnect, "client", clientID)
-	detail := d.Reason
+	recordConnectVerdict(tr, c.Explain(auth.ActionConnect, "client", clientID).Reason, thing)
+}
+
+// recordConnectVerdict adds the iot:Connect step with its explanation (auth.Compiled.Explain's
+// reason).
+func recordConnectVerdict(tr *listener.Transcript, reason, thing string) {
+	if tr == nil {
+		return
+	}
+	detail := reason
 	if thing != "" {
 		detail += "; thing " + thing
 	}

@@ -215,12 +215,12 @@ func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Tran
 		d := l.domainFor(hello.ServerName)
 		var p personality
 		var ok bool
-		var domainNote string
+		var domainNote func() string
 		byTable := true
 		if d == nil {
 			p, ok = l.rules.choose(hello.SupportedProtos)
 		} else {
-			p, ok, byTable, domainNote = l.rules.chooseForDomain(d, hello.SupportedProtos)
+			p, ok, byTable, domainNote = l.rules.chooseDomain(d, hello.SupportedProtos)
 		}
 		if t.keepsSteps() {
 			var shares []tls.CurveID
@@ -228,13 +228,19 @@ func (l *Listener) configForClient(ac *alertConn, capture *helloCapture, t *Tran
 			if capture != nil {
 				shares, found = keyShareGroups(capture.release())
 			}
-			decision := "the domain configuration decides (next step)"
-			if byTable {
-				decision = decisionStep(l.rules, hello.SupportedProtos, p, ok)
-			}
-			t.Step(StepClientHello, helloStep(hello, shares, found)+"; "+decision)
+			// The details are made when the transcript is read, from copies of what they
+			// describe (the ClientHelloInfo holds the connection).
+			h := helloFactsOf(hello, shares, found)
+			rules := l.rules
+			t.StepLazy(StepClientHello, func() string {
+				decision := "the domain configuration decides (next step)"
+				if byTable {
+					decision = decisionStep(rules, h.protos, p, ok)
+				}
+				return h.step() + "; " + decision
+			})
 			if d != nil && !d.Quiet {
-				t.Step(StepDomain, domainNote)
+				t.StepLazy(StepDomain, domainNote)
 			}
 		}
 		if d != nil && d.Disabled {

@@ -28,6 +28,8 @@ type Conn struct {
 	customAuth     bool          // the personality is PersonalityMQTTCustomAuth or PersonalityMQTTCustomAuthX509 (CustomAuth)
 
 	mu        sync.Mutex
+	isEnded   bool     // ended is closed
+	afterEnd  []func() // called once ended is closed (AfterEnd)
 	bytesRead int64
 	timedOut  bool  // a read hit the listener's CONNECT deadline
 	replaced  bool  // someone (mochi, after CONNECT) set a deadline of their own
@@ -47,6 +49,33 @@ func newConn(tc *tls.Conn, t *Transcript, connectTimeout time.Duration, stopping
 // broker's clean-up after it ran. A new connection taking over the same client id waits for it,
 // so that the old session's clean-up cannot remove the new one.
 func (c *Conn) Ended() <-chan struct{} { return c.ended }
+
+// AfterEnd calls f once the broker has finished with the connection (when Ended is closed), on
+// the goroutine that ends it, or at once if that has happened already: what a goroutine waiting
+// on Ended would do, without a goroutine per connection.
+func (c *Conn) AfterEnd(f func()) {
+	c.mu.Lock()
+	if c.isEnded {
+		c.mu.Unlock()
+		f()
+		return
+	}
+	c.afterEnd = append(c.afterEnd, f)
+	c.mu.Unlock()
+}
+
+// end closes Ended and runs the AfterEnd functions.
+func (c *Conn) end() {
+	c.mu.Lock()
+	c.isEnded = true
+	fs := c.afterEnd
+	c.afterEnd = nil
+	c.mu.Unlock()
+	close(c.ended)
+	for _, f := range fs {
+		f()
+	}
+}
 
 // ConnectionState is the TLS state of the connection: PeerCertificates, NegotiatedProtocol,
 // ServerName and the rest.

@@ -93,27 +93,46 @@ func (l *Listener) domainFor(serverName string) *Domain {
 // picks what the configuration leaves open. It returns the personality, whether one serves the
 // ClientHello, whether the port/ALPN table picked it, and the sentence for the transcript.
 func (r rules) chooseForDomain(d *Domain, offered []string) (p personality, ok, byTable bool, note string) {
-	which := fmt.Sprintf("%s (server name matches its domain name)", d.Name)
-	if !d.Matched {
-		which = fmt.Sprintf("%s (the default: no configuration has this server name)", d.Name)
+	p, ok, byTable, explain := r.chooseDomain(d, offered)
+	return p, ok, byTable, explain()
+}
+
+// chooseDomain is chooseForDomain with the sentence made only when explain is called (the
+// transcript's domain step, made when the transcript is read). explain holds copies of what it
+// describes, so it gives the same sentence whenever it is called.
+func (r rules) chooseDomain(d *Domain, offered []string) (p personality, ok, byTable bool, explain func() string) {
+	name, matched, protocol, auth, policy := d.Name, d.Matched, d.Protocol, d.Auth, d.Policy
+	head := func() string {
+		which := fmt.Sprintf("%s (server name matches its domain name)", name)
+		if !matched {
+			which = fmt.Sprintf("%s (the default: no configuration has this server name)", name)
+		}
+		return fmt.Sprintf("%s decides: applicationProtocol %s, authenticationType %s, securityPolicy %s", which, protocol, auth, policy)
 	}
-	head := fmt.Sprintf("%s decides: applicationProtocol %s, authenticationType %s, securityPolicy %s", which, d.Protocol, d.Auth, d.Policy)
 	if r.kind != KindALPN || (d.Protocol == domainDefault && d.Auth == domainDefault) {
 		p, ok := r.choose(offered)
-		return p, ok, true, head + "; the port and ALPN table picks the personality"
+		return p, ok, true, func() string { return head() + "; the port and ALPN table picks the personality" }
 	}
 	if d.Protocol == domainDefault {
 		p, ok := r.choose(offered)
 		if ok && d.Auth == domainCustomX509 {
 			if p, ok = r.customAuthX509(p); !ok {
-				return personality{}, false, true, fmt.Sprintf("%s; the table's personality for %s has no CUSTOM_AUTH_X509 form", head, alpnPhrase(offered))
+				return personality{}, false, true, func() string {
+					return fmt.Sprintf("%s; the table's personality for %s has no CUSTOM_AUTH_X509 form", head(), alpnPhrase(offered))
+				}
 			}
-			return p, true, true, head + "; the port and ALPN table picks the protocol, with a client certificate and a custom authorizer"
+			return p, true, true, func() string {
+				return head() + "; the port and ALPN table picks the protocol, with a client certificate and a custom authorizer"
+			}
 		}
 		if ok && !authMatches(p, d.Auth) {
-			return personality{}, false, true, fmt.Sprintf("%s; the table's personality %s for %s is not %s authentication", head, p.name, alpnPhrase(offered), d.Auth)
+			return personality{}, false, true, func() string {
+				return fmt.Sprintf("%s; the table's personality %s for %s is not %s authentication", head(), p.name, alpnPhrase(offered), auth)
+			}
 		}
-		return p, ok, true, head + "; the port and ALPN table picks a personality of that authentication type"
+		return p, ok, true, func() string {
+			return head() + "; the port and ALPN table picks a personality of that authentication type"
+		}
 	}
 	switch {
 	case d.Protocol == domainSecureMQTT && d.Auth == domainCustomAuth && r.customAuth:
@@ -133,17 +152,19 @@ func (r rules) chooseForDomain(d *Domain, offered []string) (p personality, ok, 
 		p = personality{name: PersonalityHTTPS, nextProtos: pick(offered, ProtocolHTTP2, ProtocolHTTP1), clientAuth: tls.NoClientCert, http: true}
 	}
 	if p.name == "" {
-		return personality{}, false, false, head + "; this listener does not serve that combination"
+		return personality{}, false, false, func() string { return head() + "; this listener does not serve that combination" }
 	}
-	req := "no client certificate will be requested"
-	if p.clientAuth != tls.NoClientCert {
-		req = "a client certificate will be requested"
+	return p, true, false, func() string {
+		req := "no client certificate will be requested"
+		if p.clientAuth != tls.NoClientCert {
+			req = "a client certificate will be requested"
+		}
+		sel := "no ALPN id is selected"
+		if len(p.nextProtos) > 0 {
+			sel = "ALPN " + p.nextProtos[0] + " is selected"
+		}
+		return fmt.Sprintf("%s; personality %s whatever ALPN is offered (%s; %s, %s)", head(), p.name, alpnPhrase(offered), sel, req)
 	}
-	sel := "no ALPN id is selected"
-	if len(p.nextProtos) > 0 {
-		sel = "ALPN " + p.nextProtos[0] + " is selected"
-	}
-	return p, true, false, fmt.Sprintf("%s; personality %s whatever ALPN is offered (%s; %s, %s)", head, p.name, alpnPhrase(offered), sel, req)
 }
 
 // pick returns the first of want that the client offered, as a one-element NextProtos, or nil:

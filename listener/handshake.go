@@ -67,7 +67,9 @@ func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState, p pers
 	if !t.keepsSteps() {
 		return
 	}
-	t.Step(StepServerHello, serverHelloStep(st))
+	// The details are made when the transcript is read, from copies of what they describe.
+	version, suite, curve, alpn := st.Version, st.CipherSuite, st.CurveID, st.NegotiatedProtocol
+	t.StepLazy(StepServerHello, func() string { return serverHelloText(version, suite, curve, alpn) })
 	if p.clientAuth == tls.NoClientCert {
 		return
 	}
@@ -77,7 +79,8 @@ func (l *Listener) recordHandshake(t *Transcript, st tls.ConnectionState, p pers
 		if known && l.cfg.CertificateThing != nil {
 			thing = l.cfg.CertificateThing(certID)
 		}
-		t.Step(StepClientCertificate, clientCertificateStep(st.PeerCertificates[0], certID, status, known, thing))
+		c := certFactsOf(st.PeerCertificates[0])
+		t.StepLazy(StepClientCertificate, func() string { return c.step(certID, status, known, thing) })
 	}
 }
 

@@ -261,9 +261,9 @@ func (l *Listener) serveMQTT(tc *tls.Conn, t *Transcript, establish listeners.Es
 	}
 
 	sessionErr := establish(l.cfg.ID, c)
-	close(c.ended)
-	if sessionErr != nil {
-		l.log.Debug("mqtt session ended", "listener", l.cfg.ID, "transcript", t.Record().ID, "error", sessionErr)
+	c.end()
+	if sessionErr != nil && l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("mqtt session ended", "listener", l.cfg.ID, "transcript", t.id(), "error", sessionErr)
 	}
 	_ = c.Close() // mochi has closed it already; this covers an establish that did not
 

@@ -2,8 +2,8 @@ package listener
 
 import (
 	"crypto/tls"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -42,7 +42,7 @@ type personality struct {
 
 // key tells personalities apart (two may share a name, with different ALPN lists).
 func (p personality) key() string {
-	return fmt.Sprintf("%s|%s|%d", p.name, strings.Join(p.nextProtos, ","), p.clientAuth)
+	return p.name + "|" + strings.Join(p.nextProtos, ",") + "|" + strconv.Itoa(int(p.clientAuth))
 }
 
 // httpProtos is what an HTTPS personality without a private ALPN id may select. h2 first: Go's

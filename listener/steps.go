@@ -3,9 +3,11 @@ package listener
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file turns the events of a handshake into transcript steps. Nothing here runs per MQTT
@@ -13,22 +15,46 @@ import (
 
 // helloStep describes a ClientHello: SNI, ALPN, versions, cipher suites, groups and key shares.
 func helloStep(hello *tls.ClientHelloInfo, shares []tls.CurveID, sharesFound bool) string {
+	return helloFactsOf(hello, shares, sharesFound).step()
+}
+
+// helloFacts is what the ClientHello step tells, without the connection the ClientHelloInfo
+// holds: crypto/tls does not change these slices once it has parsed the ClientHello.
+type helloFacts struct {
+	sni         string
+	protos      []string
+	versions    []uint16
+	suites      []uint16
+	curves      []tls.CurveID
+	shares      []tls.CurveID
+	sharesFound bool
+	retry       bool
+}
+
+func helloFactsOf(hello *tls.ClientHelloInfo, shares []tls.CurveID, sharesFound bool) helloFacts {
+	return helloFacts{sni: hello.ServerName, protos: hello.SupportedProtos, versions: hello.SupportedVersions,
+		suites: hello.CipherSuites, curves: hello.SupportedCurves, shares: shares, sharesFound: sharesFound,
+		retry: hello.HelloRetryRequest}
+}
+
+// step is the ClientHello step's detail.
+func (h helloFacts) step() string {
 	var b strings.Builder
 	b.Grow(1024)
-	sni := hello.ServerName
+	sni := h.sni
 	if sni == "" {
 		sni = "(none)"
 	}
 	fmt.Fprintf(&b, "SNI %s; ALPN %s; versions %s; cipher suites %s; groups %s",
-		sni, listOrNone(hello.SupportedProtos), versionList(hello.SupportedVersions),
-		cipherList(hello.CipherSuites), curveList(hello.SupportedCurves))
+		sni, listOrNone(h.protos), versionList(h.versions),
+		cipherList(h.suites), curveList(h.curves))
 	switch {
-	case sharesFound:
-		fmt.Fprintf(&b, "; key shares %s", curveList(shares))
-	case slices.Contains(hello.SupportedVersions, tls.VersionTLS13):
+	case h.sharesFound:
+		fmt.Fprintf(&b, "; key shares %s", curveList(h.shares))
+	case slices.Contains(h.versions, tls.VersionTLS13):
 		b.WriteString("; key shares not read (ClientHello larger than the listener looks at)")
 	}
-	if hello.HelloRetryRequest {
+	if h.retry {
 		b.WriteString("; second ClientHello after a HelloRetryRequest")
 	}
 	return b.String()
@@ -74,16 +100,34 @@ func alpnPhrase(offered []string) string {
 
 // serverHelloStep describes the server's answer of a completed handshake.
 func serverHelloStep(st tls.ConnectionState) string {
-	alpn := st.NegotiatedProtocol
+	return serverHelloText(st.Version, st.CipherSuite, st.CurveID, st.NegotiatedProtocol)
+}
+
+func serverHelloText(version, suite uint16, curve tls.CurveID, alpn string) string {
 	if alpn == "" {
 		alpn = "none selected"
 	}
 	return fmt.Sprintf("version %s; cipher suite %s; group %s; ALPN %s",
-		tls.VersionName(st.Version), cipherName(st.CipherSuite), curveName(st.CurveID), alpn)
+		tls.VersionName(version), cipherName(suite), curveName(curve), alpn)
 }
 
 // clientCertificateStep describes the presented certificate and what the registry knows of it.
 func clientCertificateStep(c *x509.Certificate, id, status string, known bool, thing string) string {
+	return certFactsOf(c).step(id, status, known, thing)
+}
+
+// certFacts is what the client certificate step tells of the certificate, without keeping the
+// whole certificate.
+type certFacts struct {
+	subject, issuer     pkix.Name
+	notBefore, notAfter time.Time
+}
+
+func certFactsOf(c *x509.Certificate) certFacts {
+	return certFacts{subject: c.Subject, issuer: c.Issuer, notBefore: c.NotBefore, notAfter: c.NotAfter}
+}
+
+func (c certFacts) step(id, status string, known bool, thing string) string {
 	reg := "not registered"
 	if known {
 		reg = "registered, " + status
@@ -92,8 +136,8 @@ func clientCertificateStep(c *x509.Certificate, id, status string, known bool, t
 		thing = "none attached"
 	}
 	return fmt.Sprintf("subject %q; issuer %q; id %s; %s; thing %s; valid %s to %s",
-		c.Subject.String(), c.Issuer.String(), id, reg, thing,
-		c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))
+		c.subject.String(), c.issuer.String(), id, reg, thing,
+		c.notBefore.UTC().Format("2006-01-02"), c.notAfter.UTC().Format("2006-01-02"))
 }
 
 func listOrNone(v []string) string {

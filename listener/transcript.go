@@ -105,7 +105,8 @@ type Transcript struct {
 
 	mu        sync.Mutex
 	rec       Record
-	started   time.Time // with the monotonic reading, for the duration
+	lazy      []func() string // per step of rec.Steps: its detail, made on the first read; nil once made
+	started   time.Time       // with the monotonic reading, for the duration
 	clientSet bool
 	finished  bool
 	ended     bool // the connection has ended (MQTT) or was handed off (HTTPS)
@@ -135,6 +136,9 @@ func newTranscriptID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// id is the transcript's id, set when it was made and never changed.
+func (t *Transcript) id() string { return t.rec.ID }
+
 // TranscriptOf returns the transcript of a connection the listener handed over (a *Conn, or any
 // connection with a Transcript method), or nil. Code that only has a net.Conn — a hook, a
 // WebSocket personality, a custom authorizer — records a step with
@@ -150,11 +154,23 @@ func TranscriptOf(c net.Conn) *Transcript {
 // transcript is not kept, and at most maxSteps steps (the last one says so). Steps belong to
 // connection events (handshake, CONNECT, refusals, the disconnect), never to every message.
 func (t *Transcript) Step(step, detail string) {
+	t.step(step, detail, nil)
+}
+
+// StepLazy is Step with a detail that is made when the transcript is first read (the API, the
+// console, a log record), not on the connection's path: most transcripts of a busy fleet are
+// never read. detail must give the same text whenever it is called, so it must capture values
+// that do not change (not the connection, which keeps changing and would be kept alive).
+func (t *Transcript) StepLazy(step string, detail func() string) {
+	t.step(step, "", detail)
+}
+
+func (t *Transcript) step(step, detail string, lazy func() string) {
 	if t == nil || t.store == nil {
 		return
 	}
 	t.mu.Lock()
-	t.addStepLocked(step, detail)
+	t.addStepLocked(step, detail, lazy)
 	notify := t.finished
 	t.mu.Unlock()
 	if notify {
@@ -162,7 +178,7 @@ func (t *Transcript) Step(step, detail string) {
 	}
 }
 
-func (t *Transcript) addStepLocked(step, detail string) {
+func (t *Transcript) addStepLocked(step, detail string, lazy func() string) {
 	if t.store == nil {
 		return
 	}
@@ -170,9 +186,26 @@ func (t *Transcript) addStepLocked(step, detail string) {
 	case n > maxSteps:
 		return
 	case n == maxSteps:
-		step, detail = "truncated", "later steps of this connection are not recorded"
+		step, detail, lazy = "truncated", "later steps of this connection are not recorded", nil
+	}
+	if lazy != nil || t.lazy != nil {
+		if t.lazy == nil {
+			t.lazy = make([]func() string, len(t.rec.Steps), cap(t.rec.Steps))
+		}
+		t.lazy = append(t.lazy, lazy)
 	}
 	t.rec.Steps = append(t.rec.Steps, Step{At: time.Now().Round(0), Step: step, Detail: detail})
+}
+
+// detailsLocked makes the details of lazy steps; t.mu held.
+func (t *Transcript) detailsLocked() {
+	for i, f := range t.lazy {
+		if f != nil {
+			t.rec.Steps[i].Detail = f()
+			t.lazy[i] = nil
+		}
+	}
+	t.lazy = nil
 }
 
 // SetClient records the MQTT client id once CONNECT is read. From then on the hooks own the
@@ -216,18 +249,25 @@ func (t *Transcript) finish(outcome, detail string, unlessClient bool) bool {
 		// the end of the story.
 		t.rec.Open = false
 	}
-	rec := t.snapshotLocked()
+	level := slog.LevelWarn
+	if outcome == OutcomeOK {
+		level = slog.LevelInfo
+	}
+	// The record is copied for the log only when the log takes it (a broker at level warn
+	// skips every accepted connection's).
+	logged := t.log != nil && t.log.Enabled(context.Background(), level)
+	var rec Record
+	if logged {
+		rec = t.snapshotLocked()
+	}
+	clientID := t.rec.ClientID
 	t.mu.Unlock()
 
-	if t.log != nil {
-		level := slog.LevelWarn
-		if outcome == OutcomeOK {
-			level = slog.LevelInfo
-		}
+	if logged {
 		t.log.LogAttrs(context.Background(), level, "tls connection", rec.attrs()...)
 	}
 	if t.store != nil {
-		t.store.add(t, rec.ClientID)
+		t.store.add(t, clientID)
 	}
 	return true
 }
@@ -245,7 +285,7 @@ func (t *Transcript) Disconnected(reason, detail string) {
 	if detail != "" {
 		text += ": " + detail
 	}
-	t.addStepLocked(StepDisconnect, text)
+	t.addStepLocked(StepDisconnect, text, nil)
 	if t.rec.Outcome == OutcomeOK && reason != "CLIENT_INITIATED_DISCONNECT" {
 		t.rec.Outcome, t.rec.Detail = reason, text
 	}
@@ -266,7 +306,7 @@ func (t *Transcript) connectionEnded() {
 		return
 	}
 	if n := len(t.rec.Steps); n == 0 || t.rec.Steps[n-1].Step != StepDisconnect {
-		t.addStepLocked(StepClosed, "the connection is closed")
+		t.addStepLocked(StepClosed, "the connection is closed", nil)
 	}
 	t.endLocked()
 	notify := t.finished
@@ -307,6 +347,7 @@ func (t *Transcript) Record() Record {
 }
 
 func (t *Transcript) snapshotLocked() Record {
+	t.detailsLocked()
 	r := t.rec
 	r.ALPNOffered = slices.Clone(r.ALPNOffered)
 	if r.ALPNOffered == nil {
@@ -388,6 +429,9 @@ func (t *Transcript) setTLS(version, cipher string) {
 
 // keepsSteps reports whether steps are recorded, so callers can skip building their details.
 func (t *Transcript) keepsSteps() bool { return t != nil && t.store != nil }
+
+// KeepsSteps reports whether steps are recorded, so callers can skip building their details.
+func (t *Transcript) KeepsSteps() bool { return t.keepsSteps() }
 
 // attrs are the log attributes of a record: every field but the steps, under its JSON name.
 func (r Record) attrs() []slog.Attr {

@@ -281,7 +281,7 @@ func (ws *WebSocket) serve(wc *websocket.Conn, r *http.Request, identity any, es
 		return
 	}
 	sessionErr := establish(ws.cfg.ID, c)
-	close(c.ended)
+	c.end()
 	_ = c.Close()
 	if sessionErr != nil {
 		t.finishUnlessClient(OutcomeClosedBeforeConnect, fmt.Sprintf("no MQTT CONNECT accepted: %v", sessionErr))
