@@ -244,8 +244,14 @@ func (e *Emulator) startBroker() error {
 	// One hook reads arriving packets for the profile and the authorizer (hooks.ReadDispatch:
 	// one packet copy per read instead of one per hook).
 	// The store comes last: it records only what every other hook let through.
+	// The hooks with no per-packet event in the usual case form one Group, which Mochi asks once
+	// per event instead of once per hook (hooks.Group).
 	reads := hooks.NewReadDispatch(profile, e.authorizer)
-	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
+	quiet, err := hooks.NewGroup("iotcore-services", lifecycle, shadows, ruleHook, e.store)
+	if err != nil {
+		return err
+	}
+	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, quiet} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
