@@ -41,7 +41,8 @@ type brokerAdapterOptions struct {
 // handling, MQTT 5 properties, the subscribers' iot:Receive checks; retained messages are read
 // from the broker's index; DeleteConnection closes live connections.
 //
-// It is also a Mochi hook (OnDisconnect), registered by newBrokerAdapter, so that
+// It is also a Mochi hook (OnDisconnect), registered by newBrokerAdapter (or, from
+// makeBrokerAdapter, as the last member of the emulator's hooks.Group), so that
 // DeleteConnection can wait until the broker has finished with the connection it closed.
 type brokerAdapter struct {
 	mqtt.HookBase
@@ -67,6 +68,16 @@ var _ api.Broker = (*brokerAdapter)(nil)
 // other hooks, so that when DeleteConnection returns every hook (the lifecycle event included)
 // has seen the disconnect.
 func newBrokerAdapter(opts brokerAdapterOptions) (*brokerAdapter, error) {
+	a := makeBrokerAdapter(opts)
+	if err := opts.Server.AddHook(a, nil); err != nil {
+		return nil, fmt.Errorf("add HTTP API broker hook: %w", err)
+	}
+	return a, nil
+}
+
+// makeBrokerAdapter creates the adapter without adding it to the server's hooks: the caller
+// adds it, after the other hooks (or as the last member of a hooks.Group that comes last).
+func makeBrokerAdapter(opts brokerAdapterOptions) *brokerAdapter {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -79,10 +90,7 @@ func newBrokerAdapter(opts brokerAdapterOptions) (*brokerAdapter, error) {
 	}
 	a.client = opts.Server.NewClient(nil, "http", httpClientID, true)
 	a.client.Properties.ProtocolVersion = 5 // its packets carry MQTT 5 properties
-	if err := opts.Server.AddHook(a, nil); err != nil {
-		return nil, fmt.Errorf("add HTTP API broker hook: %w", err)
-	}
-	return a, nil
+	return a
 }
 
 // ID names the hook.

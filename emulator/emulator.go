@@ -247,21 +247,25 @@ func (e *Emulator) startBroker() error {
 	// One hook reads arriving packets for the profile and the authorizer (hooks.ReadDispatch:
 	// one packet copy per read instead of one per hook).
 	// The store comes last: it records only what every other hook let through.
+	// The hooks with no per-packet event in the usual case form one Group, which Mochi asks once
+	// per event instead of once per hook (hooks.Group). The HTTP API's broker adapter is its
+	// last member: when DeleteConnection returns, every hook has seen the disconnect.
 	reads := hooks.NewReadDispatch(profile, e.authorizer)
-	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, lifecycle, shadows, ruleHook, e.store} {
+	e.httpBroker = makeBrokerAdapter(brokerAdapterOptions{
+		Server: e.broker, Logger: e.log.With("component", "http-broker"),
+		OnSessionDropped: func(cl *mqtt.Client) { e.store.OnClientExpired(cl) },
+	})
+	quiet, err := hooks.NewGroup("iotcore-services", lifecycle, shadows, ruleHook, e.store, e.httpBroker)
+	if err != nil {
+		return err
+	}
+	for _, h := range []mqtt.Hook{reads, profile, e.authorizer, quiet} {
 		if err := e.broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
 	}
 	e.unwatch = e.registry.Watch(e.registryChanged)
 
-	e.httpBroker, err = newBrokerAdapter(brokerAdapterOptions{
-		Server: e.broker, Logger: e.log.With("component", "http-broker"),
-		OnSessionDropped: func(cl *mqtt.Client) { e.store.OnClientExpired(cl) },
-	})
-	if err != nil {
-		return fmt.Errorf("http publisher: %w", err)
-	}
 	if !e.cfg.NoTranscripts {
 		e.transcripts = listener.NewTranscripts(transcriptCapacity)
 	}

@@ -42,12 +42,14 @@ func TestProvides(t *testing.T) {
 		{"lifecycle", &Lifecycle{}, []byte{
 			mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 		}},
-		// The profile's OnPublish applies AWS's rules only.
-		{"profile aws", &Profile{opts: ProfileOptions{AWS: true}}, append(slices.Clone(profile), mqtt.OnPublish)},
+		// The profile's OnPublish applies AWS's rules only, while a PUBLISH is marked for it.
+		{"profile aws", &Profile{opts: ProfileOptions{AWS: true}}, profile},
+		{"profile aws, a publish marked", markedProfile(ProfileOptions{AWS: true}), append(slices.Clone(profile), mqtt.OnPublish)},
+		{"profile mqtt, a publish marked", markedProfile(ProfileOptions{}), profile},
 		{"profile mqtt", &Profile{}, profile},
 		// Behind a ReadDispatch, neither the profile nor the authorizer takes OnPacketRead.
 		{"profile aws, reads dispatched", &Profile{opts: ProfileOptions{AWS: true}, readDispatched: true},
-			append(without(profile, mqtt.OnPacketRead), mqtt.OnPublish)},
+			without(profile, mqtt.OnPacketRead)},
 		{"authorizer aws, reads dispatched", &Authorizer{opts: AuthorizerOptions{Profile: "aws"}, readDispatched: true},
 			without(authorizer, mqtt.OnPacketRead)},
 		{"read dispatch", &ReadDispatch{}, []byte{mqtt.OnPacketRead}},
@@ -66,6 +68,13 @@ func TestProvides(t *testing.T) {
 			}
 		})
 	}
+}
+
+// markedProfile is a profile with one connection's PUBLISH marked for its OnPublish.
+func markedProfile(opts ProfileOptions) *Profile {
+	p := &Profile{opts: opts}
+	p.marked.Store(1)
+	return p
 }
 
 // without returns events less e.

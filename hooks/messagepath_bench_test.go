@@ -75,13 +75,21 @@ func BenchmarkMessagePath(b *testing.B) {
 	rulesHook := NewRules(RulesOptions{Engine: engine, Principals: authorizer, Logger: log})
 
 	reads := NewReadDispatch(profile, authorizer) // as the emulator adds its hooks
+	services, err := NewGroup("services", lifecycle, shadowHook, rulesHook, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	withoutServices, err := NewGroup("without-services", lifecycle, store)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name  string
 		hooks []mqtt.Hook
 	}{
 		{"stock", nil},
-		{"emulator", []mqtt.Hook{reads, profile, authorizer, lifecycle, shadowHook, rulesHook, store}},
-		{"emulator-without-services", []mqtt.Hook{reads, profile, authorizer, lifecycle, store}},
+		{"emulator", []mqtt.Hook{reads, profile, authorizer, services}},
+		{"emulator-without-services", []mqtt.Hook{reads, profile, authorizer, withoutServices}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := &mqtt.Hooks{Log: log}

@@ -27,8 +27,9 @@ func serverOwned(pk packets.Packet) bool {
 	return pk.FixedHeader.Type == packets.Publish || pk.FixedHeader.Type == packets.Pubrel
 }
 
-// inbound rewrites the id of a client packet that collides with a server delivery.
-func (ids *packetIDs) inbound(cl *mqtt.Client, pk *packets.Packet) {
+// inbound rewrites the id of a client packet that collides with a server delivery. aliased counts,
+// profile-wide, the connections with an alias in use (see Profile).
+func (ids *packetIDs) inbound(cl *mqtt.Client, pk *packets.Packet, aliased *atomic.Int64) {
 	switch pk.FixedHeader.Type {
 	case packets.Publish:
 		if pk.FixedHeader.Qos == 0 {
@@ -47,6 +48,17 @@ func (ids *packetIDs) inbound(cl *mqtt.Client, pk *packets.Packet) {
 		return
 	default:
 		return
+	}
+	if ids.active.Load() == 0 {
+		// No alias in use, and only this (the read) goroutine adds one: no lock needed to see
+		// that the id needs none, unless it collides with a server delivery. Most publishers
+		// have nothing in flight at all (Len is cheaper than Get, which copies the packet).
+		if cl.State.Inflight.Len() == 0 {
+			return
+		}
+		if held, used := cl.State.Inflight.Get(pk.PacketID); !used || !serverOwned(held) {
+			return
+		}
 	}
 	ids.mu.Lock()
 	defer ids.mu.Unlock()
@@ -68,14 +80,16 @@ func (ids *packetIDs) inbound(cl *mqtt.Client, pk *packets.Packet) {
 			ids.toClient, ids.toAlias = map[uint16]uint16{}, map[uint16]uint16{}
 		}
 		ids.toClient[alias], ids.toAlias[pk.PacketID] = pk.PacketID, alias
-		ids.active.Add(1)
+		if ids.active.Add(1) == 1 {
+			aliased.Add(1)
+		}
 		pk.PacketID = alias
 		return
 	}
 }
 
 // outbound gives an acknowledgement of an aliased packet the client's own id back.
-func (ids *packetIDs) outbound(pk *packets.Packet) {
+func (ids *packetIDs) outbound(pk *packets.Packet, aliased *atomic.Int64) {
 	switch pk.FixedHeader.Type {
 	case packets.Puback, packets.Pubrec, packets.Pubcomp, packets.Suback, packets.Unsuback:
 	default:
@@ -93,9 +107,22 @@ func (ids *packetIDs) outbound(pk *packets.Packet) {
 	if pk.FixedHeader.Type != packets.Pubrec { // a QoS 2 flow keeps its alias until PUBCOMP
 		delete(ids.toClient, pk.PacketID)
 		delete(ids.toAlias, client)
-		ids.active.Add(-1)
+		if ids.active.Add(-1) == 0 {
+			aliased.Add(-1)
+		}
 	}
 	pk.PacketID = client
+}
+
+// forget drops the aliases of a connection that has ended.
+func (ids *packetIDs) forget(aliased *atomic.Int64) {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if ids.active.Load() != 0 {
+		ids.active.Store(0)
+		aliased.Add(-1)
+	}
+	ids.toClient, ids.toAlias = nil, nil
 }
 
 // resendOrder puts the deliveries Mochi resends to a resumed session back in the order they were
@@ -107,8 +134,9 @@ type resendOrder struct {
 	queue []packets.Packet
 }
 
-// prepare snapshots the deliveries of the session a new connection resumes.
-func (r *resendOrder) prepare(old *mqtt.Client) {
+// prepare snapshots the deliveries of the session a new connection resumes. pending counts,
+// profile-wide, the connections with resends still to reorder (see Profile).
+func (r *resendOrder) prepare(old *mqtt.Client, pending *atomic.Int64) {
 	var queue []packets.Packet
 	for _, pk := range old.State.Inflight.GetAll(false) {
 		if pk.FixedHeader.Type == packets.Publish {
@@ -125,6 +153,9 @@ func (r *resendOrder) prepare(old *mqtt.Client) {
 		return sentBefore(queue[i].PacketID, queue[j].PacketID)
 	})
 	r.mu.Lock()
+	if len(r.queue) == 0 {
+		pending.Add(1)
+	}
 	r.queue = queue
 	r.mu.Unlock()
 }
@@ -133,7 +164,7 @@ func (r *resendOrder) prepare(old *mqtt.Client) {
 func sentBefore(a, b uint16) bool { return int16(a-b) < 0 }
 
 // next replaces, in place, a resent delivery being encoded with the next one in send order.
-func (r *resendOrder) next(pk *packets.Packet) {
+func (r *resendOrder) next(pk *packets.Packet, pending *atomic.Int64) {
 	if pk.FixedHeader.Type != packets.Publish || !pk.FixedHeader.Dup || pk.FixedHeader.Qos == 0 {
 		return
 	}
@@ -144,6 +175,10 @@ func (r *resendOrder) next(pk *packets.Packet) {
 	}
 	out := r.queue[0]
 	r.queue = r.queue[1:]
+	if len(r.queue) == 0 {
+		r.queue = nil
+		pending.Add(-1)
+	}
 	out.FixedHeader.Dup = true
 	out.ProtocolVersion, out.Mods = pk.ProtocolVersion, pk.Mods
 	// Mochi set the Message Expiry Interval of the packet it is writing; the one swapped in
@@ -159,4 +194,14 @@ func (r *resendOrder) next(pk *packets.Packet) {
 		out.Properties.MessageExpiryInterval = uint32(left)
 	}
 	*pk = out
+}
+
+// forget drops the resends of a connection that has ended.
+func (r *resendOrder) forget(pending *atomic.Int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.queue) != 0 {
+		r.queue = nil
+		pending.Add(-1)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -54,7 +55,15 @@ type Profile struct {
 	// readDispatched: a ReadDispatch runs the OnPacketRead check (set before the hook is added).
 	readDispatched bool
 
-	clients  sync.Map // *mqtt.Client → *clientState
+	clients sync.Map // *mqtt.Client → *clientState
+	// Profile-wide counts that let the message path skip work while nothing needs it (the usual
+	// case): connections whose PUBLISH being processed needs the profile's OnPublish (marked:
+	// while none does, the profile does not provide OnPublish), connections with a packet-id
+	// alias in use (packetIDs), and resumed sessions with resends still to reorder
+	// (resendOrder); OnPacketEncode looks up the connection's state only for those.
+	marked   atomic.Int64
+	aliased  atomic.Int64
+	resends  atomic.Int64
 	connects sync.Map // client id → time of its last CONNECT (throttle)
 	gate     connectGate
 	stop     chan struct{}
@@ -66,6 +75,7 @@ type clientState struct {
 	established chan struct{} // closed when the session is established: leaves the connect gate
 	leaveGate   func()        // or, on a connection that calls it when it ends, this leaves it
 	dropPublish bool          // the PUBLISH being processed is to be ignored (QoS 2, or throttled)
+	marked      bool          // the PUBLISH being processed needs OnPublish (dropped, or retained)
 	bucket      tokenBucket
 	bytes       tokenBucket
 	ids         packetIDs   // shared with the write path: locked inside
@@ -94,11 +104,14 @@ var profileEvents = newEventSet(
 )
 
 // Provides reports whether the hook handles event b.
-// OnPublish is provided under profile aws only, the only profile where it does something.
+// OnPublish is provided under profile aws only, the only profile where it does something, and
+// only while a connection's PUBLISH being processed needs it (readPublish marks a PUBLISH to be
+// dropped, and every retained one; OnPublish takes the mark off): Mochi asks Provides on the
+// publishing connection's goroutine after that PUBLISH was read, so it sees its mark.
 func (p *Profile) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnPublish:
-		return p.opts.AWS
+		return p.opts.AWS && p.marked.Load() != 0
 	case mqtt.OnPacketRead:
 		return !p.readDispatched // ReadDispatch runs the check
 	}
@@ -199,13 +212,19 @@ func (p *Profile) read(cl *mqtt.Client, pk *packets.Packet) error {
 	if err := p.checkFraming(cl, pk); err != nil {
 		return err
 	}
-	p.state(cl).ids.inbound(cl, pk)
+	switch pk.FixedHeader.Type {
+	case packets.Publish, packets.Subscribe, packets.Unsubscribe, packets.Pubrel:
+	default: // acknowledgements and pings: nothing more to check
+		return nil
+	}
+	st := p.state(cl)
+	st.ids.inbound(cl, pk, &p.aliased)
 	if !p.opts.AWS {
 		return nil
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Publish:
-		return p.readPublish(cl, pk)
+		return p.readPublish(cl, st, pk)
 	case packets.Subscribe:
 		return p.readSubscribe(cl, pk)
 	}
@@ -235,9 +254,9 @@ func (p *Profile) readConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-func (p *Profile) readPublish(cl *mqtt.Client, pk *packets.Packet) error {
-	st := p.state(cl)
+func (p *Profile) readPublish(cl *mqtt.Client, st *clientState, pk *packets.Packet) error {
 	st.dropPublish = false
+	p.mark(st, pk.FixedHeader.Retain)
 	if reason := topicLimit(pk.TopicName); reason != "" {
 		return p.limit(cl, packets.ErrTopicNameInvalid, "publish %s", reason)
 	}
@@ -247,6 +266,7 @@ func (p *Profile) readPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if pk.FixedHeader.Qos == 2 {
 		p.log.Warn("QoS 2 publish ignored (AWS IoT Core supports QoS 0 and 1)", "client", cl.ID, "topic", pk.TopicName)
 		st.dropPublish = true
+		p.mark(st, true)
 		return nil
 	}
 	if p.opts.Throttle {
@@ -254,6 +274,7 @@ func (p *Profile) readPublish(cl *mqtt.Client, pk *packets.Packet) error {
 		if !st.bucket.take(now, 100, 1) {
 			p.log.Warn("publish discarded: over 100 publishes per second", "client", cl.ID, "topic", pk.TopicName)
 			st.dropPublish = true
+			p.mark(st, true)
 			return nil
 		}
 		if wait := st.bytes.delay(now, 512*1024, float64(len(pk.Payload))); wait > 0 {
@@ -381,7 +402,7 @@ func (p *Profile) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	if !pk.Connect.Clean {
-		p.state(cl).resend.prepare(old)
+		p.state(cl).resend.prepare(old, &p.resends)
 	}
 	conn, ok := old.Net.Conn.(endedConn)
 	if !ok {
@@ -421,9 +442,13 @@ func (p *Profile) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	if !p.opts.AWS || cl.Net.Inline {
 		return pk, nil
 	}
-	if st := p.state(cl); st.dropPublish {
-		st.dropPublish = false
-		return pk, packets.ErrRejectPacket
+	if v, ok := p.clients.Load(cl); ok {
+		st := v.(*clientState)
+		p.mark(st, false)
+		if st.dropPublish {
+			st.dropPublish = false
+			return pk, packets.ErrRejectPacket
+		}
 	}
 	if pk.FixedHeader.Retain && strings.HasPrefix(pk.TopicName, "$") {
 		p.log.Warn("retain flag ignored: AWS does not retain messages on $ topics", "client", cl.ID, "topic", pk.TopicName)
@@ -475,10 +500,21 @@ func validFilter(filter string) bool {
 // other malformed CONNECTs, not sent at all [MQTT-3.1.4-1]; and DISCONNECT, a client-only
 // packet in 3.1.1, is never sent (the connection is just closed).
 func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if v, ok := p.clients.Load(cl); ok {
-		st := v.(*clientState)
-		st.ids.outbound(&pk)
-		st.resend.next(&pk)
+	// Only an acknowledgement of an aliased packet id, or a resend being reordered, needs the
+	// connection's state; the profile-wide counts say when none can be (see Profile).
+	switch pk.FixedHeader.Type {
+	case packets.Puback, packets.Pubrec, packets.Pubcomp, packets.Suback, packets.Unsuback:
+		if p.aliased.Load() != 0 {
+			if v, ok := p.clients.Load(cl); ok {
+				v.(*clientState).ids.outbound(&pk, &p.aliased)
+			}
+		}
+	case packets.Publish:
+		if pk.FixedHeader.Dup && p.resends.Load() != 0 {
+			if v, ok := p.clients.Load(cl); ok {
+				v.(*clientState).resend.next(&pk, &p.resends)
+			}
+		}
 	}
 	if cl.Properties.ProtocolVersion == 5 {
 		switch {
@@ -517,7 +553,29 @@ func (p *Profile) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pac
 
 // OnDisconnect forgets the connection's state.
 func (p *Profile) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
-	p.clients.Delete(cl)
+	v, ok := p.clients.LoadAndDelete(cl)
+	if !ok {
+		return
+	}
+	st := v.(*clientState)
+	p.mark(st, false)
+	st.ids.forget(&p.aliased)
+	st.resend.forget(&p.resends)
+}
+
+// mark records whether the connection's PUBLISH being processed needs OnPublish, keeping the
+// profile-wide count of marked connections (see Provides). Only the connection's read goroutine
+// calls it.
+func (p *Profile) mark(st *clientState, marked bool) {
+	if st.marked == marked {
+		return
+	}
+	st.marked = marked
+	if marked {
+		p.marked.Add(1)
+	} else {
+		p.marked.Add(-1)
+	}
 }
 
 func (p *Profile) state(cl *mqtt.Client) *clientState {

@@ -51,6 +51,9 @@ func (h *Rules) Provides(b byte) bool {
 	return (b == mqtt.OnPublish || b == mqtt.OnPublished) && h.opts.Engine.Active()
 }
 
+// mayProvide reports the events the hook may provide at some point (see Provides and Group).
+func (h *Rules) mayProvide(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnPublished }
+
 const ingestPrefix = "$aws/rules/"
 
 // OnPublish takes Basic Ingest messages: acknowledged (QoS 1 PUBACK means "handed to the

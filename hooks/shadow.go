@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"log/slog"
+	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -55,6 +56,9 @@ func (h *ShadowService) Provides(b byte) bool { return shadowEvents.has(b) }
 func (h *ShadowService) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	// Requests may come from devices or from the HTTP API's Publish; the service's own answers are
 	// never on request topics, so they cannot loop.
+	if !strings.HasPrefix(pk.TopicName, "$aws/") {
+		return // shadow, jobs and provisioning topics all start with $aws/; telemetry stops here
+	}
 	key, op, ok := shadow.ParseTopic(pk.TopicName)
 	if !ok {
 		if !h.opts.Jobs.route(cl, pk) {

@@ -201,6 +201,9 @@ func (s *Store) Provides(b byte) bool {
 	return storeEvents.has(b)
 }
 
+// mayProvide reports the events the store may provide at some point (see Provides and Group).
+func (s *Store) mayProvide(b byte) bool { return storeEvents.has(b) }
+
 // Stop closes the store; Mochi calls it from Server.Close.
 func (s *Store) Stop() error { return s.Close() }
 

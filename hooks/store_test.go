@@ -153,7 +153,7 @@ func startStoreBroker(t *testing.T, path string, o storeBrokerOptions) *storeBro
 			t.Fatal(err)
 		}
 	}
-	ln := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	ln := closeSafely{listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"}), srv}
 	if err := srv.AddListener(ln); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +163,27 @@ func startStoreBroker(t *testing.T, path string, o storeBrokerOptions) *storeBro
 	b.addr = ln.Address()
 	t.Cleanup(b.stop)
 	return b
+}
+
+// closeSafely is a Mochi TCP listener that, when the server closes it, disconnects its clients
+// through Clients.GetAll instead of Mochi's closeListenerClients, whose Clients.GetByListener
+// takes the clients' read lock twice: a client disconnecting in between (waiting for the write
+// lock) blocks both for good and Server.Close never returns (docs/mochi-patches.md; the
+// emulator's listeners do the same, emulator/broker.go).
+type closeSafely struct {
+	*listeners.TCP
+	srv *mqtt.Server
+}
+
+// Close closes the listener and disconnects its live clients.
+func (l closeSafely) Close(listeners.CloseFn) {
+	l.TCP.Close(func(id string) {
+		for _, cl := range l.srv.Clients.GetAll() {
+			if cl.Net.Listener == id && !cl.Closed() {
+				_ = l.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
 }
 
 // stop closes the server, which stops the store.
@@ -955,7 +976,7 @@ func startStoreBenchBroker(b *testing.B, path string) *storeBroker {
 			b.Fatal(err)
 		}
 	}
-	ln := listeners.NewTCP(listeners.Config{ID: "b", Address: "127.0.0.1:0"})
+	ln := closeSafely{listeners.NewTCP(listeners.Config{ID: "b", Address: "127.0.0.1:0"}), srv}
 	if err := srv.AddListener(ln); err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,13 +28,16 @@ type Conn struct {
 	deferredErr    error         // a read error to report once the guard's queued bytes are read
 	customAuth     bool          // the personality is PersonalityMQTTCustomAuth or PersonalityMQTTCustomAuthX509 (CustomAuth)
 
-	mu        sync.Mutex
-	isEnded   bool     // ended is closed
-	afterEnd  []func() // called once ended is closed (AfterEnd)
-	bytesRead int64
-	timedOut  bool  // a read hit the listener's CONNECT deadline
-	replaced  bool  // someone (mochi, after CONNECT) set a deadline of their own
-	readErr   error // the last read error
+	// Set once and then only read, on every read and every packet (Mochi sets a deadline before
+	// each packet it reads): atomics, so that the steady state takes no lock.
+	readSome atomic.Bool // some bytes were read
+	replaced atomic.Bool // someone (mochi, after CONNECT) set a deadline of their own
+
+	mu       sync.Mutex
+	isEnded  bool     // ended is closed
+	afterEnd []func() // called once ended is closed (AfterEnd)
+	timedOut bool     // a read hit the listener's CONNECT deadline
+	readErr  error    // the last read error
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -135,18 +139,18 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
-// readTLS reads from the TLS connection, noting how much was read and how reading ended.
+// readTLS reads from the TLS connection, noting whether anything was read and how reading ended.
 func (c *Conn) readTLS(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
-	if n > 0 || err != nil {
+	if n > 0 && !c.readSome.Load() {
+		c.readSome.Store(true)
+	}
+	if err != nil {
 		c.mu.Lock()
-		c.bytesRead += int64(n)
-		if err != nil {
-			c.readErr = err
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !c.replaced {
-				c.timedOut = true
-			}
+		c.readErr = err
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !c.replaced.Load() {
+			c.timedOut = true
 		}
 		c.mu.Unlock()
 	}
@@ -162,13 +166,14 @@ func (c *Conn) Write(p []byte) (int, error) { return c.nc.Write(p) }
 // first packet), the listener finishes the transcript with mochi's reason instead.
 func (c *Conn) Close() error {
 	err := c.nc.Close()
+	readSome := c.readSome.Load()
 	c.mu.Lock()
-	n, timedOut, readErr := c.bytesRead, c.timedOut, c.readErr
+	timedOut, readErr := c.timedOut, c.readErr
 	c.mu.Unlock()
 	switch {
 	case timedOut:
 		c.transcript.finishUnlessClient(OutcomeTimeout, fmt.Sprintf("no MQTT CONNECT within %s", c.connectTimeout))
-	case n == 0:
+	case !readSome:
 		c.transcript.finishUnlessClient(OutcomeClosedBeforeConnect, closedBeforeConnectDetail(readErr, c.stopping()))
 	}
 	return err
@@ -210,9 +215,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *Conn) replaceDeadline() {
-	c.mu.Lock()
-	c.replaced = true
-	c.mu.Unlock()
+	if !c.replaced.Load() {
+		c.replaced.Store(true)
+	}
 }
 
 // SetWriteDeadline sets the write deadline.

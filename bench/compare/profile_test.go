@@ -193,3 +193,12 @@ func benchPubSubOn(b *testing.B, emulated bool, qos byte, pubs, subs, perPub int
 	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "delivered/s")
 	b.ReportMetric(float64(lost)/float64(b.N), "lost/op")
 }
+
+// BenchmarkPubSubOneQoS1 is the default shape, 1 publisher → 1 subscriber at QoS 1, 20 000
+// messages per operation: what the emulator adds per QoS 1 message with nothing else going on.
+// Its StockMochi twin runs the same load against stock Mochi:
+//
+//	go test ./bench/compare -run '^$' -bench 'PubSubOneQoS1$' -benchtime 10x -cpuprofile /tmp/one.cpu
+//	go test ./bench/compare -run '^$' -bench 'PubSubOneQoS1StockMochi' -benchtime 10x -cpuprofile /tmp/one-mochi.cpu
+func BenchmarkPubSubOneQoS1(b *testing.B)           { benchPubSub(b, 1, 1, 1, 20000) }
+func BenchmarkPubSubOneQoS1StockMochi(b *testing.B) { benchPubSubOn(b, false, 1, 1, 1, 20000) }
