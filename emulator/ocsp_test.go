@@ -74,3 +74,41 @@ func TestStaplerKeepsAndRefreshes(t *testing.T) {
 		t.Fatalf("after %s the responder was called %d times in all; want 2", stapleRetry, fn.calls)
 	}
 }
+
+// TestStaplerConcurrentHandshakes: handshakes staple from many goroutines while a background
+// refresh replaces the response (run with -race); every one gets a stapled certificate, and the
+// refresh lands.
+func TestStaplerConcurrentHandshakes(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	authority, err := pki.Load(pki.Options{Dir: t.TempDir(), Names: []string{"localhost"}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := newStapler(authority, nil, log, clock)
+	defer s.close()
+	cert := authority.ServerCertificate()
+	first, _ := s.Staple("root", "", cert)
+	mu.Lock()
+	now = now.Add(pki.OCSPValidity/2 + time.Minute)
+	mu.Unlock()
+	var wg sync.WaitGroup
+	var unstapled sync.Map
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, _ := s.Staple("root", "", cert); len(out.OCSPStaple) == 0 {
+				unstapled.Store(i, true)
+			}
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+	unstapled.Range(func(k, _ any) bool { t.Errorf("handshake %v got no staple", k); return true })
+	if after, _ := s.Staple("root", "", cert); after == first {
+		t.Fatal("the refresh did not replace the response")
+	}
+}
