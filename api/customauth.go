@@ -3,8 +3,6 @@ package api
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -103,25 +101,6 @@ func (s *server) customAuthCaller(r *http.Request) (caller, bool, error) {
 	}
 	policies = append(policies, certPolicies...)
 	return caller{kind: callerCustomAuth, principal: ans.PrincipalID, policies: auth.CompilePolicies(policies, env)}, true, nil
-}
-
-// activeCertificate returns the registration of a CUSTOM_AUTH_X509 client's certificate, which
-// must be registered and ACTIVE before the authorizer is called.
-func (s *server) activeCertificate(id string) (registry.CertificateView, error) {
-	if s.reg == nil {
-		return registry.CertificateView{}, forbidden("no registry to look the client certificate up in")
-	}
-	view, err := s.reg.CertificateIdentity(id)
-	if errors.Is(err, registry.ErrNotFound) {
-		return view, forbidden("CUSTOM_AUTH_X509: certificate %s is not registered", id)
-	}
-	if err != nil {
-		return view, fmt.Errorf("look up certificate %s: %w", id, err)
-	}
-	if view.Certificate.Status != registry.StatusActive {
-		return view, forbidden("CUSTOM_AUTH_X509: certificate %s is %s, only ACTIVE certificates are authorized", id, view.Certificate.Status)
-	}
-	return view, nil
 }
 
 // authorizeCustom decides the permissions of a custom-auth caller with its answer's policies.

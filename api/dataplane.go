@@ -120,19 +120,10 @@ func (s *server) authorize(c *call, perms ...permission) error {
 	if who.kind != callerCertificate {
 		return nil
 	}
-	if s.reg == nil {
-		return forbidden("no registry to look the client certificate up in")
-	}
 	id := registry.CertificateID(who.certificate.Raw)
-	view, err := s.reg.CertificateIdentity(id)
+	view, err := s.activeCertificate(id)
 	if err != nil {
-		if errors.Is(err, registry.ErrNotFound) {
-			return forbidden("certificate %s is not registered", id)
-		}
-		return fmt.Errorf("look up certificate %s: %w", id, err)
-	}
-	if view.Certificate.Status != registry.StatusActive {
-		return forbidden("certificate %s is %s, only ACTIVE certificates are authorized", id, view.Certificate.Status)
+		return err
 	}
 	base := auth.Environment{Partition: "aws", Region: s.cfg.Region, Account: s.cfg.Account}
 	env := auth.BindThing(view, "", base, s.reg.DescribeThing)
@@ -166,4 +157,23 @@ func remoteAddr(hostport string) netip.Addr {
 		return netip.Addr{}
 	}
 	return a
+}
+
+// activeCertificate returns the registration of a client certificate that authenticates a
+// request (alone, or with a CUSTOM_AUTH_X509 authorizer): it must be registered and ACTIVE.
+func (s *server) activeCertificate(id string) (registry.CertificateView, error) {
+	if s.reg == nil {
+		return registry.CertificateView{}, forbidden("no registry to look the client certificate up in")
+	}
+	view, err := s.reg.CertificateIdentity(id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return view, forbidden("certificate %s is not registered", id)
+	}
+	if err != nil {
+		return view, fmt.Errorf("look up certificate %s: %w", id, err)
+	}
+	if view.Certificate.Status != registry.StatusActive {
+		return view, forbidden("certificate %s is %s, only ACTIVE certificates are authorized", id, view.Certificate.Status)
+	}
+	return view, nil
 }
